@@ -52,7 +52,7 @@ typedef struct hx__sync {
 } hx__sync;
 
 typedef struct hx__index_entry {
-	uint64_t slot, chunk_seq, committed, events, first_ticks, last_ticks;
+	uint64_t slot, chunk_seq, committed, base_ticks;
 	uint32_t stream;
 } hx__index_entry;
 
@@ -63,7 +63,11 @@ void hx__decoder_reset(hx__decoder *d, uint64_t base_ticks);
 
 /* Decode the record at *p (not beyond end). On success returns a hx__rec_result (> 0) and advances
  * *p past the record. Returns -1 for a malformed record and sets *why to a static reason; *p is
- * then unchanged and the rest of the chunk cannot be trusted. */
+ * then unchanged and the rest of the chunk cannot be trusted. Returns HX_ENOMEM (-2) when the
+ * string table cannot grow; *p is unchanged and the same call may be retried. `sync` and `index`
+ * may be NULL when the caller does not want those records' contents; `ev` is written only for
+ * HX__REC_EVENT (and may be scribbled on by a malformed event). The decoder's state changes only
+ * when a record is accepted. */
 int hx__decode_record(hx__decoder *d, const uint8_t **p, const uint8_t *end, hx_event *ev,
                       hx__sync *sync, hx__index_entry *index, const char **why);
 

@@ -76,7 +76,9 @@
  *                  [16 bytes trace ID]: the entity that the following events belong to
  *   SYNC     0x03  varint ticks, varint monotonic ns, varint realtime ns (a clock sample)
  *   INDEX    0x04  (index chunks only) varint slot, u32 stream, varint chunk seq, varint committed
- *                  bytes, varint events, varint first ticks, varint last ticks
+ *                  bytes, varint base ticks: one per chunk of the file when it was closed (a chunk
+ *                  spans its base ticks up to the next chunk's of the same stream). A hint: each
+ *                  chunk's own commit word is the authority.
  *
  *   ENTITY_BEGIN 0x10  dt, name, u8 entity kind, varint tid (0 if not a thread), u64 parent entity
  *   ENTITY_END   0x11  dt

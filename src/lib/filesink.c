@@ -1,0 +1,543 @@
+/*
+ * filesink.c - the file sink: trace files made of chunks that threads write through shared
+ * mappings, so an event is in the page cache (and survives the death of the process) the moment
+ * its commit word is stored.
+ *
+ * Files grow by *windows* of WINDOW_CHUNKS chunk slots. A background thread reserves the disk
+ * space (fallocate: a full disk is an error here, never a SIGBUS in a writer), maps the window
+ * and touches its pages, one window ahead of the writers. A writer takes a slot with one atomic
+ * fetch-add on the current window; it only ever maps a window itself (counted as SLOW_CHUNKS) if
+ * the background thread has fallen behind. The background thread also writes clock SYNC records
+ * into the process stream, syncs the files for the interval fsync policy, and rotates files at the
+ * size cap. At shutdown each file gets an index chunk and the clean flag.
+ *
+ * Window structs are never freed while the tracer lives: a writer may still be reading
+ * `cur`/`successor` of a window that the others have moved past. They are small (one per
+ * WINDOW_CHUNKS chunks), and their mappings are unmapped as soon as every slot was released.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "format/crc32c_inline.h"
+#include "lib/tracer.h"
+
+#define WINDOW_CHUNKS 16u
+
+struct hx__file {
+	int fd;
+	uint32_t seq;
+	char *path;
+	uint64_t size;          /* bytes allocated so far (header + windows); lock */
+	uint8_t *header;        /* the mapped header page (counters are updated through it) */
+	struct hx__file *next;
+};
+
+struct hx__window {
+	uint8_t *base;
+	struct hx__file *file;
+	uint64_t file_off;
+	uint32_t nchunks;
+	_Atomic uint32_t next;      /* next slot to hand out */
+	_Atomic uint32_t released;  /* slots given back; at nchunks the mapping goes */
+	_Atomic(struct hx__window *) successor;
+	struct hx__window *all_next; /* every window, for cleanup; lock */
+};
+
+struct hx__filesink {
+	_Atomic(struct hx__window *) cur;
+	pthread_mutex_t lock;       /* files, windows list, window creation */
+	struct hx__file *files;     /* newest first */
+	struct hx__file *current;
+	struct hx__window *windows;
+	uint32_t next_file_seq;
+	_Atomic int failed;         /* no more windows: writers drop (counted) */
+	int closing;                /* lock */
+	/* background thread */
+	pthread_t thread;
+	int thread_started;
+	_Atomic int stop;
+	_Atomic uint32_t doorbell;  /* futex word: writers ring it when a window starts to be used */
+	struct hx__thread *proc;    /* the process stream's writer (SYNC records) */
+	uint64_t start_ms;
+};
+
+static int futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+	return (int)syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Report a sink failure once per tracer, then count drops. */
+static void fail(struct hx__tracer *tr, const char *what, const char *path, int err)
+{
+	struct hx__filesink *fs = tr->fs;
+	if (atomic_exchange(&fs->failed, 1))
+		return;
+	if (!tr->cfg.quiet)
+		fprintf(stderr,
+		        "haruspex: %s %s: %s; events from now on are counted as dropped, the program goes on\n",
+		        what, path ? path : "", strerror(err));
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof buf)
+		return ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] == '/' || buf[i] == 0) {
+			char c = buf[i];
+			buf[i] = 0;
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+				return errno;
+			buf[i] = c;
+		}
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return errno;
+	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
+/* Resource pairs in the header: (varint key len, key, varint value len, value)..., 0. */
+static uint8_t *put_pair(uint8_t *p, uint8_t *end, const char *k, const char *v)
+{
+	size_t kl = strlen(k), vl = strlen(v);
+	if (vl > 200)
+		vl = 200;
+	if (p + 2 * HX_VARINT_MAX + kl + vl + 1 > end)
+		return p;
+	p = hx__put_varint(p, kl);
+	memcpy(p, k, kl);
+	p += kl;
+	p = hx__put_varint(p, vl);
+	memcpy(p, v, vl);
+	return p + vl;
+}
+
+static void build_header(struct hx__tracer *tr, uint8_t *h, uint32_t file_seq)
+{
+	memset(h, 0, HX_FILE_HEADER_BYTES);
+	memcpy(h + HX_FH_MAGIC, HX_FORMAT_MAGIC, 8);
+	hx__put_le16(h + HX_FH_MAJOR, HX_FORMAT_MAJOR);
+	hx__put_le16(h + HX_FH_MINOR, HX_FORMAT_MINOR);
+	hx__put_le32(h + HX_FH_HEADER_BYTES, HX_FILE_HEADER_BYTES);
+	hx__put_le32(h + HX_FH_CHUNK_BYTES, tr->cfg.chunk_bytes);
+	memcpy(h + HX_FH_INSTANCE, tr->instance, 16);
+	hx__put_le64(h + HX_FH_PID, (uint64_t)tr->pid);
+	hx__put_le32(h + HX_FH_FILE_SEQ, file_seq);
+	hx__put_le32(h + HX_FH_CLOCK_KIND, tr->use_tsc ? HX_CLOCK_TSC : HX_CLOCK_MONO);
+	hx__put_le64(h + HX_FH_ANCHOR_TICKS, tr->anchor_ticks);
+	hx__put_le64(h + HX_FH_ANCHOR_MONO, tr->anchor_mono);
+	hx__put_le64(h + HX_FH_ANCHOR_REAL, tr->anchor_real);
+	hx__put_le64(h + HX_FH_TICKS_PER_SEC, tr->ticks_per_sec);
+	hx__put_le32(h + HX_FH_CRC, hx__crc32c(0, h, HX_FH_CRC));
+	char pid[32];
+	snprintf(pid, sizeof pid, "%ld", (long)tr->pid);
+	uint8_t *p = h + HX_FH_RESOURCE, *end = h + HX_FH_RESOURCE_END - 1;
+	p = put_pair(p, end, "host", tr->host);
+	p = put_pair(p, end, "program", tr->program);
+	p = put_pair(p, end, "service", tr->service);
+	p = put_pair(p, end, "pid", pid);
+	p = put_pair(p, end, "hx.version", hx_version());
+	*p = 0;
+}
+
+/* Delete this process's oldest files beyond max_files. Caller holds fs->lock. */
+static void enforce_max_files(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	uint32_t keep = tr->cfg.max_files, n = 0;
+	if (!keep)
+		return;
+	for (struct hx__file *f = fs->files; f; f = f->next) {
+		if (++n > keep && f->path && f->path[0]) {
+			if (unlink(f->path) == 0)
+				hx__count(HX_COUNT_FILES_DELETED);
+			f->path[0] = 0; /* gone; shutdown writes no index into it */
+		}
+	}
+}
+
+/* Create the next file of this process. Caller holds fs->lock. */
+static struct hx__file *file_create(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	struct hx__file *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->fd = -1;
+	f->seq = fs->next_file_seq;
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof path, "%s/%s-%ld-%llu-%u.hx", tr->dir, tr->program, (long)tr->pid,
+	                 (unsigned long long)fs->start_ms, f->seq);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		fail(tr, "trace file name too long in", tr->dir, ENAMETOOLONG);
+		free(f);
+		return NULL;
+	}
+	f->path = strdup(path);
+	uint8_t *h = calloc(1, HX_FILE_HEADER_BYTES);
+	if (!f->path || !h) {
+		free(h);
+		free(f->path);
+		free(f);
+		return NULL;
+	}
+	build_header(tr, h, f->seq);
+	f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int err = errno;
+	if (f->fd < 0 || pwrite(f->fd, h, HX_FILE_HEADER_BYTES, 0) != HX_FILE_HEADER_BYTES) {
+		if (f->fd >= 0)
+			err = errno ? errno : EIO, close(f->fd), unlink(path);
+		fail(tr, "cannot create trace file", path, err);
+		free(h);
+		free(f->path);
+		free(f);
+		return NULL;
+	}
+	free(h);
+	f->header = mmap(NULL, HX_FILE_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+	if (f->header == MAP_FAILED) {
+		err = errno;
+		close(f->fd);
+		unlink(path);
+		fail(tr, "cannot map trace file", path, err);
+		free(f->path);
+		free(f);
+		return NULL;
+	}
+	f->size = HX_FILE_HEADER_BYTES;
+	fs->next_file_seq++;
+	f->next = fs->files;
+	fs->files = f;
+	fs->current = f;
+	hx__counters_attach((uint64_t *)(f->header + HX_FH_COUNTERS));
+	enforce_max_files(tr);
+	return f;
+}
+
+/* Map the next window (rotating to a new file at the size cap). Caller holds fs->lock. */
+static struct hx__window *window_create(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	size_t cb = tr->cfg.chunk_bytes, bytes = (size_t)WINDOW_CHUNKS * cb;
+	if (fs->closing || atomic_load(&fs->failed))
+		return NULL;
+	struct hx__file *f = fs->current;
+	if (!f || f->size + bytes > tr->cfg.max_file_bytes) {
+		f = file_create(tr);
+		if (!f)
+			return NULL;
+	}
+	int err = posix_fallocate(f->fd, (off_t)f->size, (off_t)bytes);
+	if (err == EOPNOTSUPP || err == EINVAL) {
+		/* Filesystems without fallocate: extend the file; a full disk may then show later. */
+		err = ftruncate(f->fd, (off_t)(f->size + bytes)) == 0 ? 0 : errno;
+	}
+	if (err) {
+		fail(tr, err == ENOSPC ? "disk full writing" : "cannot extend", f->path, err);
+		return NULL;
+	}
+	uint8_t *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)f->size);
+	if (base == MAP_FAILED) {
+		fail(tr, "cannot map", f->path, errno);
+		return NULL;
+	}
+	struct hx__window *w = calloc(1, sizeof *w);
+	if (!w) {
+		munmap(base, bytes);
+		fail(tr, "out of memory for", f->path, ENOMEM);
+		return NULL;
+	}
+	/* Touch every page now so that writers do not take the page faults. */
+	long page = sysconf(_SC_PAGESIZE);
+	for (size_t off = 0; off < bytes; off += (size_t)page)
+		((volatile uint8_t *)base)[off] = 0;
+	w->base = base;
+	w->file = f;
+	w->file_off = f->size;
+	w->nchunks = WINDOW_CHUNKS;
+	f->size += bytes;
+	w->all_next = fs->windows;
+	fs->windows = w;
+	return w;
+}
+
+/* Make sure the current window has a successor ready. */
+static void prepare_ahead(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	struct hx__window *w = atomic_load(&fs->cur);
+	if (!w || atomic_load(&w->successor))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (!atomic_load(&w->successor)) {
+		struct hx__window *s = window_create(tr);
+		if (s)
+			atomic_store(&w->successor, s);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+uint8_t *hx__filesink_slot(struct hx__tracer *tr, void **window)
+{
+	struct hx__filesink *fs = tr->fs;
+	if (!fs)
+		return NULL;
+	for (;;) {
+		struct hx__window *w = atomic_load(&fs->cur);
+		if (!w)
+			return NULL;
+		uint32_t i = atomic_fetch_add(&w->next, 1);
+		if (i < w->nchunks) {
+			if (i == 0 || i == w->nchunks / 2) {
+				/* ask the background thread for the next window while this one lasts */
+				atomic_store(&fs->doorbell, 1);
+				futex_wake(&fs->doorbell);
+			}
+			*window = w;
+			return w->base + (size_t)i * tr->cfg.chunk_bytes;
+		}
+		struct hx__window *s = atomic_load(&w->successor);
+		if (!s) {
+			/* The background thread is behind: map the window here (rare, counted). */
+			if (atomic_load(&fs->failed))
+				return NULL;
+			pthread_mutex_lock(&fs->lock);
+			s = atomic_load(&w->successor);
+			if (!s) {
+				s = window_create(tr);
+				if (s) {
+					atomic_store(&w->successor, s);
+					hx__count(HX_COUNT_SLOW_CHUNKS);
+				}
+			}
+			pthread_mutex_unlock(&fs->lock);
+			if (!s)
+				return NULL;
+		}
+		atomic_compare_exchange_strong(&fs->cur, &w, s);
+	}
+}
+
+void hx__filesink_release(struct hx__tracer *tr, void *window)
+{
+	struct hx__window *w = window;
+	if (!w)
+		return;
+	if (atomic_fetch_add(&w->released, 1) + 1 == w->nchunks)
+		munmap(w->base, (size_t)w->nchunks * tr->cfg.chunk_bytes);
+}
+
+void hx__filesink_msync(uint8_t *chunk, uint32_t chunk_bytes)
+{
+	msync(chunk, chunk_bytes, MS_SYNC);
+}
+
+/* ---- the background thread ---- */
+static void write_sync(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	uint64_t t0 = hx__ticks(tr->use_tsc);
+	uint64_t mono = hx__mono_ns();
+	uint64_t t1 = hx__ticks(tr->use_tsc);
+	uint64_t real = hx__real_ns();
+	hx__emit_sync(fs->proc, t0 + (t1 - t0) / 2, mono, real);
+}
+
+static void sync_files(struct hx__filesink *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (struct hx__file *f = fs->files; f; f = f->next)
+		if (f->fd >= 0)
+			fdatasync(f->fd);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void *background(void *arg)
+{
+	struct hx__tracer *tr = arg;
+	struct hx__filesink *fs = tr->fs;
+	/* Clock samples at 10 ms, 100 ms, then every second: early ones pin the rate quickly for
+	 * short programs, later ones follow drift. */
+	uint64_t start = hx__mono_ns(), next_sync = start + 10000000, next_fsync = UINT64_MAX;
+	uint64_t step = 90000000;
+	if (tr->cfg.fsync == HX_FSYNC_INTERVAL)
+		next_fsync = start + (uint64_t)tr->cfg.fsync_interval_ms * 1000000u;
+	while (!atomic_load(&fs->stop)) {
+		prepare_ahead(tr);
+		uint64_t now = hx__mono_ns();
+		if (now >= next_sync) {
+			write_sync(tr);
+			next_sync = now + step;
+			step = 1000000000;
+		}
+		if (now >= next_fsync) {
+			sync_files(fs);
+			next_fsync = now + (uint64_t)tr->cfg.fsync_interval_ms * 1000000u;
+		}
+		uint64_t wake = next_sync < next_fsync ? next_sync : next_fsync;
+		now = hx__mono_ns();
+		if (wake > now && !atomic_exchange(&fs->doorbell, 0))
+			futex_wait(&fs->doorbell, 0, wake - now);
+		atomic_store(&fs->doorbell, 0);
+	}
+	write_sync(tr);
+	return NULL;
+}
+
+int hx__filesink_open(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = calloc(1, sizeof *fs);
+	if (!fs)
+		return HX_ENOMEM;
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->start_ms = tr->anchor_real / 1000000u;
+	tr->fs = fs;
+	int err = mkdir_p(tr->dir);
+	if (err) {
+		fail(tr, "cannot create trace directory", tr->dir, err);
+		return err == EACCES || err == EPERM || err == EROFS ? HX_EACCES : HX_ESINK;
+	}
+	pthread_mutex_lock(&fs->lock);
+	struct hx__window *w = window_create(tr);
+	if (w) {
+		atomic_store(&fs->cur, w);
+		struct hx__window *s = window_create(tr);
+		if (s)
+			atomic_store(&w->successor, s);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!w)
+		return atomic_load(&fs->failed) ? HX_ESINK : HX_ENOMEM;
+
+	/* The process stream: stream 0, written only by the background thread. */
+	fs->proc = calloc(1, sizeof *fs->proc);
+	if (!fs->proc)
+		return HX_ENOMEM;
+	fs->proc->tracer = tr;
+	fs->proc->gen = tr->gen;
+	fs->proc->use_tsc = tr->use_tsc;
+	fs->proc->mode = HX__MODE_FILE;
+	fs->proc->chunk_bytes = tr->cfg.chunk_bytes;
+	fs->proc->stream_id = HX_STREAM_PROCESS;
+	write_sync(tr);
+	if (pthread_create(&fs->thread, NULL, background, tr) == 0)
+		fs->thread_started = 1;
+	/* Without the thread writers map windows themselves (counted): slower, nothing lost. */
+	return HX_OK;
+}
+
+/* ---- shutdown: index and clean flag ---- */
+
+/* Write the index chunk of file f after its last window: one INDEX record per chunk slot in use.
+ * Readers may use it to find chunks without scanning; the chunks' own commit words stay the
+ * authority (a thread that raced the shutdown may have committed more since). */
+static void write_index(struct hx__tracer *tr, struct hx__file *f)
+{
+	uint32_t cb = tr->cfg.chunk_bytes;
+	uint64_t slots = (f->size - HX_FILE_HEADER_BYTES) / cb;
+	uint8_t *chunk = calloc(1, cb);
+	if (!chunk)
+		return;
+	uint64_t index_off = f->size;
+	uint32_t index_chunks = 0, seq = 0;
+	uint8_t *p = NULL, *end = chunk + cb;
+	uint32_t crc = 0;
+	for (uint64_t s = 0; s <= slots; s++) {
+		uint8_t hdr[HX_CHUNK_HEADER_BYTES];
+		int have = 0;
+		if (s < slots) {
+			off_t off = (off_t)(HX_FILE_HEADER_BYTES + s * cb);
+			have = pread(f->fd, hdr, sizeof hdr, off) == (ssize_t)sizeof hdr &&
+			       hx__le32(hdr + HX_CH_MAGIC) == HX_CHUNK_MAGIC;
+		}
+		/* flush a full (or the last) index chunk */
+		if (p && (s == slots || p + 64 > end)) {
+			uint64_t len = (uint64_t)(p - chunk - HX_CHUNK_HEADER_BYTES);
+			crc = hx__crc32c(crc, chunk + HX_CHUNK_HEADER_BYTES, len);
+			hx__put_le64(chunk + HX_CH_COMMIT, ((uint64_t)crc << 32) | len);
+			if (pwrite(f->fd, chunk, cb, (off_t)(index_off + (uint64_t)index_chunks * cb)) != (ssize_t)cb)
+				break;
+			index_chunks++;
+			p = NULL;
+		}
+		if (s == slots)
+			break;
+		if (!have)
+			continue;
+		if (!p) {
+			memset(chunk, 0, cb);
+			hx__put_le32(chunk + HX_CH_MAGIC, HX_CHUNK_MAGIC);
+			hx__put_le32(chunk + HX_CH_STREAM, HX_STREAM_INDEX);
+			hx__put_le32(chunk + HX_CH_SEQ, seq++);
+			crc = hx__crc32c(0, chunk, HX_CH_CRC_PREFIX);
+			p = chunk + HX_CHUNK_HEADER_BYTES;
+		}
+		uint64_t commit = hx__le64(hdr + HX_CH_COMMIT);
+		*p++ = HX_REC_INDEX;
+		p = hx__put_varint(p, s);
+		hx__put_le32(p, hx__le32(hdr + HX_CH_STREAM));
+		p += 4;
+		p = hx__put_varint(p, hx__le32(hdr + HX_CH_SEQ));
+		p = hx__put_varint(p, (uint32_t)commit);
+		p = hx__put_varint(p, hx__le64(hdr + HX_CH_BASE_TICKS));
+	}
+	free(chunk);
+	if (index_chunks) {
+		hx__put_le64(f->header + HX_FH_INDEX_OFFSET, index_off);
+		hx__put_le32(f->header + HX_FH_INDEX_CHUNKS, index_chunks);
+	}
+	hx__put_le32(f->header + HX_FH_FLAGS, hx__le32(f->header + HX_FH_FLAGS) | HX_FLAG_CLEAN);
+}
+
+void hx__filesink_close(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	if (!fs)
+		return;
+	if (fs->thread_started) {
+		atomic_store(&fs->stop, 1);
+		atomic_store(&fs->doorbell, 1);
+		futex_wake(&fs->doorbell);
+		pthread_join(fs->thread, NULL);
+		fs->thread_started = 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	fs->closing = 1;
+	hx__counters_attach(NULL);
+	for (struct hx__file *f = fs->files; f; f = f->next) {
+		if (f->fd < 0)
+			continue;
+		if (f->path && f->path[0])
+			write_index(tr, f);
+		if (tr->cfg.fsync != HX_FSYNC_NONE) {
+			msync(f->header, HX_FILE_HEADER_BYTES, MS_SYNC);
+			fdatasync(f->fd);
+		}
+		/* The header stays mapped (a racing writer may still count a misuse into it, and
+		 * chunk mappings of running threads stay valid after close). */
+		close(f->fd);
+		f->fd = -1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}

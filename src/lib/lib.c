@@ -1,0 +1,407 @@
+/*
+ * lib.c - the life cycle: hx_init(), hx_shutdown(), start-up from the environment, per-thread
+ * writer state, thread exit and fork().
+ *
+ * The one process-wide anchor: instrumentation can be called from any code in the process, with
+ * no handle to pass around, so the current tracer is a global (hx__tracer_cur) and each thread
+ * finds its writer through one thread-local pointer (hx__tls). STYLE.md's "no globals" does not
+ * fit a tracer's entry points; everything else hangs off the tracer struct.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "format/text.h"
+#include "lib/tracer.h"
+
+volatile int hx__state;
+struct hx__tracer *_Atomic hx__tracer_cur;
+_Thread_local struct hx__thread *hx__tls __attribute__((tls_model("initial-exec")));
+
+/* Generations tell handles and thread states of an earlier tracer (before a shutdown, or the
+ * parent's before fork()) from the current one's. */
+static _Atomic uint32_t generation;
+/* Serialises hx_init()/hx_shutdown() and the lazy start in a fork()ed child. */
+static pthread_mutex_t life_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t thread_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int started_by_env;
+/* Set by the fork() child handler: the first call in the child starts a fresh tracer. */
+static volatile int child_restart;
+static hx_config child_cfg;
+static _Atomic uint64_t events_of_exited_threads;
+
+static void thread_exit(void *arg);
+
+static int thread_key_made;
+
+static void key_create(void)
+{
+	thread_key_made = pthread_key_create(&thread_key, thread_exit) == 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static const char *program_name(void)
+{
+	extern char *program_invocation_short_name;
+	return program_invocation_short_name && *program_invocation_short_name
+	           ? program_invocation_short_name
+	           : "program";
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+static int cpu_has_sse42(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return (c & bit_SSE4_2) != 0;
+}
+#else
+static int cpu_has_sse42(void)
+{
+	return 1;
+}
+#endif
+
+static void tracer_free(struct hx__tracer *tr)
+{
+	if (!tr)
+		return;
+	free(tr->dir);
+	free(tr->service);
+	free(tr->program);
+	free(tr->host);
+	free(tr);
+}
+
+static void atfork_child(void);
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+/* Start a tracer for the resolved configuration `cfg`. Caller holds life_lock. */
+static int start_locked(const hx_config *cfg)
+{
+	if (!cpu_has_sse42()) {
+		if (!cfg->quiet)
+			fprintf(stderr, "haruspex: this CPU lacks SSE4.2 (CRC32C); tracing stays off\n");
+		return HX_ECONFIG;
+	}
+	pthread_once(&key_once, key_create);
+	pthread_once(&atfork_once, atfork_register);
+
+	struct hx__tracer *tr = calloc(1, sizeof *tr);
+	if (!tr)
+		return HX_ENOMEM;
+	tr->cfg = *cfg;
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	tr->dir = dup_or_null(cfg->dir ? cfg->dir : "");
+	tr->program = strdup(program_name());
+	tr->service = strdup(cfg->service && *cfg->service ? cfg->service : program_name());
+	tr->host = strdup(host);
+	if (!tr->dir || !tr->program || !tr->service || !tr->host) {
+		tracer_free(tr);
+		return HX_ENOMEM;
+	}
+	tr->cfg.dir = tr->dir;
+	tr->cfg.service = tr->service;
+	tr->gen = atomic_fetch_add(&generation, 1) + 1;
+	tr->pid = getpid();
+	uint64_t seed[2];
+	hx__rng_seed(seed);
+	for (int i = 0; i < 16; i++)
+		tr->instance[i] = (uint8_t)(hx__rng_next(seed) >> 24);
+	pthread_mutex_init(&tr->lock, NULL);
+	tr->next_stream = 1; /* stream 0 is the process stream */
+	hx__clock_init(tr);
+
+	int rc = HX_OK;
+	switch (cfg->sink) {
+	case HX_SINK_FILE:
+		tr->mode = HX__MODE_FILE;
+		rc = hx__filesink_open(tr);
+		if (rc != HX_OK)
+			tr->mode = HX__MODE_DROP; /* degraded: count drops, the program goes on */
+		break;
+	case HX_SINK_STDERR:
+	case HX_SINK_CALLBACK:
+		tr->mode = HX__MODE_DECODE;
+		break;
+	case HX_SINK_NONE:
+		tr->mode = HX__MODE_DROP;
+		break;
+	}
+	atomic_store(&hx__tracer_cur, tr);
+	__atomic_store_n(&hx__state, 1, __ATOMIC_RELEASE);
+	return rc;
+}
+
+/* Stop the current tracer. Caller holds life_lock. */
+static int stop_locked(void)
+{
+	struct hx__tracer *tr = atomic_load(&hx__tracer_cur);
+	if (!tr || hx__state != 1)
+		return HX_ESTATE;
+	__atomic_store_n(&hx__state, 2, __ATOMIC_SEQ_CST);
+	/* Push every thread onto its slow path, where it sees the state and stops recording. */
+	hx__thread_list_fence(tr);
+	if (tr->fs)
+		hx__filesink_close(tr);
+	hx__counters_attach(NULL);
+	/* The tracer stays allocated: threads that raced the state change may still read it. */
+	return HX_OK;
+}
+
+int hx_init(const hx_config *cfg)
+{
+	hx_config resolved;
+	char err[256];
+	int rc = hx__config_resolve(&resolved, cfg, err, sizeof err);
+	if (rc != HX_OK) {
+		if (!(cfg && cfg->quiet))
+			fprintf(stderr, "haruspex: %s; tracing stays off\n", err);
+		return rc;
+	}
+	pthread_mutex_lock(&life_lock);
+	if (hx__state == 1) {
+		if (!started_by_env) {
+			pthread_mutex_unlock(&life_lock);
+			return HX_ESTATE;
+		}
+		/* Started from the environment at load time: restart with the program's settings. */
+		stop_locked();
+	}
+	started_by_env = 0;
+	child_cfg = resolved;
+	rc = start_locked(&resolved);
+	pthread_mutex_unlock(&life_lock);
+	return rc;
+}
+
+int hx_shutdown(void)
+{
+	pthread_mutex_lock(&life_lock);
+	int rc = stop_locked();
+	started_by_env = 0;
+	pthread_mutex_unlock(&life_lock);
+	return rc;
+}
+
+int hx_enabled(void)
+{
+	return hx__state == 1;
+}
+
+/* A program run with HARUSPEX_SINK or HARUSPEX_DIR set traces without calling hx_init(). */
+__attribute__((constructor)) static void start_from_environment(void)
+{
+	const char *s = getenv("HARUSPEX_SINK"), *d = getenv("HARUSPEX_DIR");
+	if (!(s && *s) && !(d && *d))
+		return;
+	hx_config resolved;
+	char err[256];
+	if (hx__config_resolve(&resolved, NULL, err, sizeof err) != HX_OK) {
+		fprintf(stderr, "haruspex: %s; tracing stays off\n", err);
+		return;
+	}
+	pthread_mutex_lock(&life_lock);
+	if (hx__state != 1 && start_locked(&resolved) != HX_ECONFIG)
+		started_by_env = 1;
+	child_cfg = resolved;
+	pthread_mutex_unlock(&life_lock);
+}
+
+/* ---- fork(): the child must never write into the parent's shared mappings ---- */
+static void atfork_child(void)
+{
+	/* Runs in the child, on the thread that called fork(). Only plain stores here: the real
+	 * restart (files, a thread) happens on the child's first recording call. The parent's tracer
+	 * and thread states are abandoned, not freed: other threads' states are unreachable and the
+	 * parent's locks may have been held by threads that do not exist here. */
+	hx__tls = NULL;
+	/* Forget the parent's state in the child: the key's destructor would otherwise run on it at
+	 * thread exit and take the parent's locks; the counters would go into the parent's file. */
+	if (thread_key_made)
+		pthread_setspecific(thread_key, NULL);
+	hx__counters_attach(NULL);
+	hx__counters_reset();
+	atomic_store(&events_of_exited_threads, 0);
+	if (hx__state == 1) {
+		child_restart = 1;
+		atomic_store(&generation, atomic_load(&generation) + 1);
+		atomic_store(&hx__tracer_cur, NULL);
+	}
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	life_lock = fresh;
+}
+
+static struct hx__tracer *restart_in_child(void)
+{
+	pthread_mutex_lock(&life_lock);
+	if (child_restart) {
+		child_restart = 0;
+		hx_config cfg = child_cfg;
+		start_locked(&cfg);
+	}
+	pthread_mutex_unlock(&life_lock);
+	return atomic_load(&hx__tracer_cur);
+}
+
+/* ---- thread states ---- */
+uint64_t hx__events_total(struct hx__tracer *tr)
+{
+	uint64_t n = atomic_load(&events_of_exited_threads);
+	if (!tr)
+		return n;
+	pthread_mutex_lock(&tr->lock);
+	for (struct hx__thread *t = tr->threads; t; t = t->next)
+		n += atomic_load_explicit(&t->events, memory_order_relaxed);
+	pthread_mutex_unlock(&tr->lock);
+	return n;
+}
+
+void hx__thread_list_fence(struct hx__tracer *tr)
+{
+	pthread_mutex_lock(&tr->lock);
+	for (struct hx__thread *t = tr->threads; t; t = t->next)
+		atomic_store_explicit(&t->end, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&tr->lock);
+}
+
+static void thread_unlink(struct hx__thread *t)
+{
+	struct hx__tracer *tr = t->tracer;
+	pthread_mutex_lock(&tr->lock);
+	for (struct hx__thread **pp = &tr->threads; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tr->lock);
+	atomic_fetch_add(&events_of_exited_threads, atomic_load(&t->events));
+}
+
+static void thread_free(struct hx__thread *t)
+{
+	if (t->dec) {
+		hx__decoder_free(t->dec);
+		free(t->dec);
+	}
+	free(t->own_buf);
+	if (t->text)
+		free(((hx__buf *)t->text)->p);
+	free(t->text);
+	free(t->arena);
+	free(t);
+}
+
+struct hx__thread *hx__thread_create(struct hx__tracer *tr)
+{
+	struct hx__thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->arena = malloc(HX_NAME_ARENA);
+	if (!t->arena) {
+		free(t);
+		return NULL;
+	}
+	t->tracer = tr;
+	t->gen = tr->gen;
+	t->use_tsc = tr->use_tsc;
+	t->mode = tr->mode;
+	t->chunk_bytes = tr->cfg.chunk_bytes;
+	t->fsync_every = tr->cfg.fsync == HX_FSYNC_EVERY ? tr->cfg.fsync_every : 0;
+	hx__rng_seed(t->rng);
+	if (t->mode == HX__MODE_DECODE) {
+		t->dec = malloc(sizeof *t->dec);
+		t->own_buf = malloc(t->chunk_bytes);
+		if (!t->dec || !t->own_buf || hx__decoder_init(t->dec) != HX_OK) {
+			free(t->dec);
+			t->dec = NULL;
+			thread_free(t);
+			return NULL;
+		}
+	}
+	pthread_mutex_lock(&tr->lock);
+	t->stream_id = tr->next_stream++;
+	t->next = tr->threads;
+	tr->threads = t;
+	pthread_mutex_unlock(&tr->lock);
+	t->cur = &t->self;
+	t->self.id = hx__entity_id_new(t);
+	t->self.kind = HX_ENTITY_THREAD;
+	t->self.gen = tr->gen;
+	return t;
+}
+
+/* Name the implicit entity after the thread, as the user named it with pthread_setname_np(). */
+static void emit_thread_begin(struct hx__thread *t)
+{
+	char name[64] = "";
+	if (pthread_getname_np(pthread_self(), name, sizeof name) != 0 || !name[0])
+		snprintf(name, sizeof name, "thread");
+	hx__emit_entity_begin(t, &t->self, name, HX_ENTITY_THREAD, (uint64_t)syscall(SYS_gettid), 0);
+}
+
+struct hx__thread *hx__thread_slow(void)
+{
+	struct hx__thread *t = hx__tls;
+	int state = __atomic_load_n(&hx__state, __ATOMIC_ACQUIRE);
+	struct hx__tracer *tr = atomic_load(&hx__tracer_cur);
+	if (HX_UNLIKELY(child_restart))
+		tr = restart_in_child(), state = hx__state;
+	if (state != 1 || !tr) {
+		if (state == 2)
+			hx__count(HX_COUNT_AFTER_SHUTDOWN);
+		return NULL;
+	}
+	if (t && t->gen == tr->gen) {
+		/* Our state is current; we are here because the chunk is full or the sink failed. */
+		return t;
+	}
+	/* First call on this thread for this tracer. A state left from an earlier tracer is simply
+	 * replaced: its chunk belongs to closed files. */
+	if (t) {
+		hx__tls = NULL;
+		hx__chunk_release(t);
+		thread_unlink(t);
+		thread_free(t);
+	}
+	t = hx__thread_create(tr);
+	if (!t) {
+		hx__count(HX_COUNT_DROPPED);
+		return NULL;
+	}
+	hx__tls = t;
+	pthread_setspecific(thread_key, t);
+	emit_thread_begin(t);
+	return t;
+}
+
+static void thread_exit(void *arg)
+{
+	struct hx__thread *t = arg;
+	if (!t)
+		return;
+	struct hx__tracer *tr = atomic_load(&hx__tracer_cur);
+	if (hx__state == 1 && tr == t->tracer && t->gen == tr->gen)
+		hx__emit_entity_end_for_exit(t);
+	hx__chunk_release(t);
+	hx__tls = NULL;
+	thread_unlink(t);
+	thread_free(t);
+}
