@@ -58,6 +58,7 @@ static int tsc_is_invariant(void)
 static void sample(int use_tsc, uint64_t *ticks, uint64_t *mono)
 {
 	uint64_t best = UINT64_MAX;
+	*ticks = *mono = 0; /* always set by the first try; initialised for the compiler */
 	for (int i = 0; i < 5; i++) {
 		uint64_t a = hx__ticks(use_tsc);
 		uint64_t m = hx__mono_ns();

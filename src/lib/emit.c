@@ -303,6 +303,7 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 	if (sp->kind == HX_EV_COUNTER || sp->kind == HX_EV_STATE)
 		str2_id = sp->str2 ? intern(t, sp->str2) : 0;
 	uint32_t key_ids[HX_ATTR_MAX];
+	key_ids[0] = 0; /* gcc 12 -O3 cannot see that the loops below agree (one store, no cost) */
 	for (size_t i = 0; i < nattrs; i++)
 		key_ids[i] = intern(t, sp->attrs[i].key);
 

@@ -1,0 +1,56 @@
+# Haruspex: the set-up commands. Each target first makes sure the Debian packages it needs are there
+# (scripts/deps.sh, silent when they are), then configures and builds with meson and ninja.
+#
+#   make demo      build (release) and run scripts/demo.sh
+#   make test      the release, ASan+UBSan and fuzz builds, every test; see tests/run.sh
+#   make bench     every benchmark (today: make bench-core)
+#   make install   install the library, headers, pkg-config file and hx under PREFIX (and DESTDIR)
+#   make clean     remove the build directories
+#
+# The release build lives in build/ (BUILD to move it); tests/run.sh also uses build-asan/ and
+# build-fuzz/. Everything real is in scripts/ and tests/run.sh, so it can also be run without make.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+# Must match what tests/run.sh sets up build/ with, or the two would keep wiping each other's build.
+RELEASE_OPTS := -Dbuildtype=release
+
+.PHONY: all build demo test bench bench-core install clean
+
+all: build
+
+build:
+	@scripts/deps.sh
+	@scripts/build.sh $(BUILD) $(RELEASE_OPTS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+test:
+	@scripts/deps.sh
+	@tests/run.sh
+
+bench: bench-core
+
+# --reconfigure: the bench packages may have just been installed, and meson only looks for optional
+# dependencies (LTTng-UST) when it configures.
+bench-core:
+	@scripts/deps.sh bench
+	@scripts/build.sh --reconfigure $(BUILD) $(RELEASE_OPTS)
+	@if [ -f bench/run-core.sh ]; then \
+	  bash bench/run-core.sh $(BUILD); \
+	else \
+	  echo "bench/run-core.sh is not there yet: no core benchmarks to run"; \
+	fi
+
+# ldconfig: so programs linked against the freshly installed shared library find it at run time.
+install: build
+	@meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	@DESTDIR="$(DESTDIR)" meson install -C $(BUILD) --quiet
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
+	  ldconfig; \
+	fi
+
+clean:
+	rm -rf $(sort $(BUILD) build build-asan build-fuzz)
