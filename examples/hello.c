@@ -40,13 +40,13 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		cfg.dir = argv[1];
 	int rc = hx_init(&cfg);
-	if (rc == HX_ESINK) {
-		/* The directory cannot be written: tracing stays on and counts every event as
-		 * dropped. The program itself goes on unharmed. */
-	} else if (rc != HX_OK) {
+	if (rc != HX_OK && !hx_enabled()) {
+		/* A bad configuration (HX_ECONFIG): nothing was started, and the message says why. */
 		fprintf(stderr, "hello: hx_init: %s\n", hx_strerror(rc));
 		return 1;
 	}
+	/* Any other failure (HX_ESINK: the directory cannot be written) leaves tracing on, counting
+	 * every event as dropped: the program itself goes on unharmed. */
 
 	/* A trace is one job or request. Events of this thread belong to it until hx_trace_end(). */
 	hx_trace_begin("hello");

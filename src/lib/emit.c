@@ -235,7 +235,7 @@ __attribute__((noinline)) static void after_commit_slow(struct hx__thread *t, co
 {
 	if (t->mode == HX__MODE_DECODE)
 		hx__decodesink_deliver(t, start, t->pos);
-	if (t->fsync_every && ++t->since_fsync >= t->fsync_every) {
+	if (t->fsync_every && t->mode == HX__MODE_FILE && ++t->since_fsync >= t->fsync_every) {
 		t->since_fsync = 0;
 		hx__filesink_msync(t->chunk, t->chunk_bytes);
 	}

@@ -510,6 +510,22 @@ static void write_index(struct hx__tracer *tr, struct hx__file *f)
 	hx__put_le32(f->header + HX_FH_FLAGS, hx__le32(f->header + HX_FH_FLAGS) | HX_FLAG_CLEAN);
 }
 
+/* Give the disk space of slots never handed out back to the filesystem. A hole, not a truncation:
+ * a writer that raced the shutdown and still takes a slot writes into the hole, which the kernel
+ * fills again; a truncated mapping would kill it with SIGBUS. Readers skip all-zero slots. */
+static void release_unused(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	size_t cb = tr->cfg.chunk_bytes;
+	for (struct hx__window *w = fs->windows; w; w = w->all_next) {
+		uint32_t used = atomic_load(&w->next);
+		if (used >= w->nchunks || w->file->fd < 0)
+			continue;
+		fallocate(w->file->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		          (off_t)(w->file_off + used * cb), (off_t)((w->nchunks - used) * cb));
+	}
+}
+
 void hx__filesink_close(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
@@ -525,6 +541,7 @@ void hx__filesink_close(struct hx__tracer *tr)
 	pthread_mutex_lock(&fs->lock);
 	fs->closing = 1;
 	hx__counters_attach(NULL);
+	release_unused(tr);
 	for (struct hx__file *f = fs->files; f; f = f->next) {
 		if (f->fd < 0)
 			continue;
