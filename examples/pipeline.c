@@ -235,7 +235,8 @@ static void *worker_main(void *arg)
 		follow_batch(&current, &it->batch_ctx);
 		hx_effect(HX_IA_MESSAGE, "dequeue", &it->ctx);
 
-		HX_BLOCK_BEGIN_WITH("process", HX_INT("item", it->id), HX_INT("value", it->value),
+		HX_BLOCK_BEGIN_WITH("process", HX_INT("item", it->id), HX_INT("batch", it->batch),
+		                    HX_INT("value", it->value),
 		                    HX_BOOL("even", it->value % 2 == 0));
 		it->result = collatz_steps(it->value);
 		if (it->result > 150)

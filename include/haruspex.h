@@ -27,7 +27,10 @@
  *     counted (hx_stats_get(), `hx stats`).
  *   - With tracing off (no hx_init() and no HARUSPEX_* environment, or after hx_shutdown()) every
  *     recording call is one load and a not-taken branch.
- *   - Nothing here is async-signal-safe except where stated.
+ *   - Recording calls may be made from a signal handler: one that interrupts another recording
+ *     call on the same thread records nothing (counted as REENTRANT) rather than interleave with
+ *     it. hx_init(), hx_shutdown() and hx_entity_begin()/hx_entity_end() (which allocate) are not
+ *     async-signal-safe.
  */
 #ifndef HARUSPEX_H
 #define HARUSPEX_H
@@ -339,7 +342,7 @@ HX_API hx_context hx_effect_attrs(hx_interaction kind, const char *name, const h
 	XX(AFTER_SHUTDOWN, "call after hx_shutdown(), ignored")                                    \
 	XX(AFTER_FORK, "handle from the parent used in a fork()ed child, ignored")                 \
 	XX(BAD_ARGUMENT, "other invalid argument (bad kind, target or state), ignored")            \
-	XX(REENTRANT, "recording call from inside a callback sink, ignored")                       \
+	XX(REENTRANT, "recording call nested in another on the same thread (signal handler, callback), ignored")                       \
 	XX(FILES_DELETED, "old trace files deleted by the max_files limit")                        \
 	XX(SLOW_CHUNKS, "chunks mapped on the recording thread because none was ready")
 

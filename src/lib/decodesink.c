@@ -51,9 +51,8 @@ void hx__decodesink_deliver(struct hx__thread *t, const uint8_t *rec, const uint
 		if (tr->cfg.sink == HX_SINK_STDERR) {
 			to_stderr(t, &ev);
 		} else {
-			t->in_callback = 1;
+			/* t->busy is still set by emit(): recording calls from the callback are refused */
 			tr->cfg.callback(&ev, tr->cfg.callback_user);
-			t->in_callback = 0;
 		}
 	}
 }

@@ -260,6 +260,9 @@ __attribute__((noinline)) static int make_room(struct hx__thread **tp, size_t ne
 	return 0;
 }
 
+static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct hx__thread *t, struct hx_entity *e,
+                                                                          struct spec *sp, size_t nattrs, size_t need);
+
 /* Encode one event on entity e (NULL = the thread's current entity). Returns the entity the event
  * went to, or NULL if it was dropped or refused. */
 static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__thread *t, struct hx_entity *e, struct spec *sp)
@@ -278,14 +281,33 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 	if (sp->kind == HX_EV_EFFECT || sp->kind == HX_EV_TRACE_JOIN)
 		need += sp->ncauses * (1 + 16 + 8 + HX_VARINT_MAX);
 
-	if (HX_UNLIKELY((uintptr_t)t->pos + need > atomic_load_explicit(&t->end, memory_order_relaxed))) {
-		if (make_room(&t, need) != 0)
-			return NULL;
-	}
-	if (HX_UNLIKELY(t->in_callback)) {
+	/* A call from a signal handler that interrupted this thread inside emit(), or from the
+	 * callback sink's callback, would interleave two records and break the chunk's CRC chain:
+	 * refuse it (counted). The signal fences keep the compiler from moving the flag's stores. */
+	if (HX_UNLIKELY(t->busy)) {
 		hx__count(HX_COUNT_REENTRANT);
 		return NULL;
 	}
+	t->busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (HX_UNLIKELY((uintptr_t)t->pos + need > atomic_load_explicit(&t->end, memory_order_relaxed))) {
+		struct hx__thread *before = t;
+		int rc = make_room(&t, need);
+		before->busy = 0; /* make_room may have replaced a stale state (then freed) */
+		if (rc != 0)
+			return NULL;
+		t->busy = 1;
+	}
+	e = emit_body(t, e, sp, nattrs, need);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->busy = 0;
+	return e;
+}
+
+static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct hx__thread *t, struct hx_entity *e,
+                                                                          struct spec *sp, size_t nattrs, size_t need)
+{
+	(void)need;
 	if (!e)
 		e = t->cur;
 

@@ -89,7 +89,8 @@ struct hx__thread {
 	_Atomic uint64_t events;      /* events recorded by this thread */
 	uint32_t fsync_every, since_fsync;
 	hx__sink_mode mode;
-	int in_callback;              /* re-entrancy guard for the callback sink */
+	int busy;                     /* inside emit(): a nested call (signal handler, callback) is
+	                                 refused, not interleaved */
 	void *text;                   /* stderr sink: the line buffer (an hx__buf) */
 	/* --- names --- */
 	struct hx__name_slot names[HX_NAME_SLOTS];
