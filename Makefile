@@ -53,4 +53,4 @@ install: build
 	fi
 
 clean:
-	rm -rf $(sort $(BUILD) build build-asan build-fuzz)
+	rm -rf $(sort $(BUILD) build build-asan build-fuzz build-testlogs)

@@ -9,6 +9,9 @@
  *   point2  hx_point_attrs("request", HX_ATTRS(HX_INT("bytes", n), HX_STR("path", "...")))
  *   block   hx_block_begin("work"); hx_block_end();   (ns are per begin+end pair)
  *   off     hx_point("tick") with tracing never initialised: the disabled-call cost
+ *   read    no recording: read the trace in DIR with the reader API (stream order) and print
+ *           events and Mev/s: the decoder alone, for comparison with `hx stats`, which also
+ *           tallies every event by kind, entity and name
  *
  * Tracing writes to the file sink in DIR (required except for off), with the library's defaults
  * otherwise. After the run the program shuts tracing down and, unless --no-verify, reads the trace
@@ -59,6 +62,7 @@ static void loop_block(uint64_t n)
  * hx__state on every iteration, so the compiler cannot drop the loop. */
 #define loop_off loop_point
 
+/* File totals of the trace directory: file scope because nftw() passes its callback no context. */
 static uint64_t g_file_bytes, g_alloc_bytes, g_files;
 
 static int sum_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -129,15 +133,53 @@ static uint64_t verify(const char *dir, hx_event_kind kind, uint64_t iterations)
 	return found;
 }
 
+/* read mode: decode every event of `dir` once, as fast as the reader goes. */
+static int read_speed(const char *dir)
+{
+	uint64_t t0 = bench_now(CLOCK_MONOTONIC), n = 0;
+	hx_reader *r;
+	int err = hx_reader_open(&r, dir, HX_ORDER_STREAM);
+	if (err) {
+		fprintf(stderr, "bench_core: cannot read the trace in %s: %s\n", dir, hx_strerror(err));
+		return 1;
+	}
+	hx_event ev;
+	uint64_t sum = 0;
+	while ((err = hx_reader_next(r, &ev)) == HX_OK) {
+		sum += ev.time_ns ^ (uint64_t)ev.kind; /* use the event, as any consumer would */
+		n++;
+	}
+	hx_reader_info info;
+	hx_reader_info_get(r, &info);
+	hx_reader_close(r);
+	uint64_t t1 = bench_now(CLOCK_MONOTONIC);
+	if (err != HX_EOF) {
+		fprintf(stderr, "bench_core: reading %s: %s\n", dir, hx_strerror(err));
+		return 1;
+	}
+	printf("bench=hx mode=read events=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f mev_s=%.2f"
+	       " checksum=%" PRIu64 "\n",
+	       n, info.bytes, (double)(t1 - t0) / 1e9, (double)n / (double)(t1 - t0) * 1e3, sum & 0xffff);
+	return 0;
+}
+
 static const char usage[] =
     "usage: bench_core point|point2|block|off [--threads N] [--events N per thread]\n"
-    "                  [--warmup N per thread] [--dir TRACE_DIR] [--no-verify]\n";
+    "                  [--warmup N per thread] [--dir TRACE_DIR] [--no-verify]\n"
+    "       bench_core read --dir TRACE_DIR\n";
 
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	if (bench_parse(argc, argv, &o, usage))
 		return 2;
+	if (!strcmp(o.mode, "read")) {
+		if (!o.dir) {
+			fputs(usage, stderr);
+			return 2;
+		}
+		return read_speed(o.dir);
+	}
 
 	static const struct {
 		const char *name;
@@ -145,9 +187,9 @@ int main(int argc, char **argv)
 		uint64_t events; /* default per thread: about 0.3-1 s on the 2-core machine */
 		hx_event_kind kind;
 	} modes[] = {
-		{"point", loop_point, 30000000, HX_EV_POINT},
-		{"point2", loop_point2, 10000000, HX_EV_POINT},
-		{"block", loop_block, 15000000, HX_EV_BLOCK_BEGIN},
+		{"point", loop_point, 40000000, HX_EV_POINT},
+		{"point2", loop_point2, 15000000, HX_EV_POINT},
+		{"block", loop_block, 20000000, HX_EV_BLOCK_BEGIN},
 		{"off", loop_off, 1000000000, HX_EV_POINT},
 	};
 	size_t m = 0;

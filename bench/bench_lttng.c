@@ -40,11 +40,11 @@ int main(int argc, char **argv)
 	int enabled;
 	if (!strcmp(o.mode, "point")) {
 		loop = loop_point;
-		events = 20000000;
+		events = 10000000;
 		enabled = lttng_ust_tracepoint_enabled(hx_bench, point) != 0;
 	} else if (!strcmp(o.mode, "point2")) {
 		loop = loop_point2;
-		events = 8000000;
+		events = 5000000;
 		enabled = lttng_ust_tracepoint_enabled(hx_bench, point2) != 0;
 	} else {
 		fputs(usage, stderr);

@@ -138,9 +138,10 @@ lt_start() {
 }
 
 # One bench_lttng run in a fresh session. Prints bench_lttng's line plus " discarded=N" and, with
-# count=1, " read_back=N" (events babeltrace2 finds in the trace). Returns 1 on any failure.
+# count=1, " read_back=N" (events babeltrace2 finds in the trace) and " trace_bytes=N" (the whole
+# trace directory: streams, indexes, metadata). Returns 1 on any failure.
 lt_run() { # mode threads count [bench_lttng options...]
-	local mode=$1 threads=$2 count=$3 out=$work/lttng-trace line discarded read_back=
+	local mode=$1 threads=$2 count=$3 out=$work/lttng-trace line discarded read_back='' bytes=''
 	shift 3
 	rm -rf "$out"
 	lt create "$lt_session" --output="$out" >/dev/null || return 1
@@ -152,6 +153,7 @@ lt_run() { # mode threads count [bench_lttng options...]
 	lt stop "$lt_session" >/dev/null || return 1
 	discarded=$(lt list "$lt_session" | awk '/Discarded events:|Lost packets:/ { n += $NF } END { print n + 0 }')
 	if [ "$count" = 1 ]; then
+		bytes=$(du -sb "$out" | awk '{ print $1 }')
 		if command -v babeltrace2 >/dev/null; then
 			read_back=$(babeltrace2 "$out" 2>/dev/null | grep -c 'hx_bench:' || true)
 		elif command -v babeltrace >/dev/null; then
@@ -162,7 +164,8 @@ lt_run() { # mode threads count [bench_lttng options...]
 	fi
 	lt destroy "$lt_session" >/dev/null || return 1
 	rm -rf "$out"
-	printf '%s discarded=%s%s\n' "$line" "$discarded" "${read_back:+ read_back=$read_back}"
+	printf '%s discarded=%s%s%s\n' "$line" "$discarded" "${read_back:+ read_back=$read_back}" \
+		"${bytes:+ trace_bytes=$bytes}"
 }
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ events_arg() { # MODE: --events for quick mode, nothing otherwise (each program'
 }
 
 declare -A ns cpu mev lns lcpu lmev ldisc lattempts
-bytes_point=nan bytes_point2=nan bytes_block=nan file_bytes_point=nan
+bytes_point=nan bytes_point2=nan bytes_block=nan file_bytes_point=nan lttng_bytes_point=nan
 
 run_core() { # MODE THREADS RUN: one bench_core run; records the numbers
 	local mode=$1 t=$2 r=$3 dir=$work/trace line verify=--no-verify
@@ -248,20 +251,21 @@ say "core benchmark: $BUILD, $runs runs per cell, $(nproc) CPUs (${cpu_model:-un
 if lt_start; then
 	lt_ok=1
 	say "LTTng: session daemon ready; checking that a short run is recorded in full"
-	if check=$(lt_run point 1 1 --events 100000 --warmup 0); then
+	if check=$(lt_run point 1 1 --events 1000000 --warmup 0); then
 		rb=$(kv "$check" read_back)
 		dc=$(kv "$check" discarded)
+		lttng_bytes_point=$(div "$(kv "$check" trace_bytes)" 1000000)
 		case $rb in
-		100000) say "LTTng: 100000 of 100000 events read back (discarded: $dc)" ;;
+		1000000) say "LTTng: 1000000 of 1000000 events read back (discarded: $dc)" ;;
 		bytes:*)
-			warn "no babeltrace2: LTTng's trace holds ${rb#bytes:} bytes for 100000 events (not decoded)"
-			[ "${rb#bytes:}" -ge 400000 ] || {
+			warn "no babeltrace2: LTTng's trace holds ${rb#bytes:} bytes for 1000000 events (not decoded)"
+			[ "${rb#bytes:}" -ge 4000000 ] || {
 				warn "too small to hold the events: LTTng not measured"
 				lt_ok=0
 			}
 			;;
 		*)
-			warn "LTTng recorded ${rb:-?} of 100000 events (discarded: $dc): LTTng not measured"
+			warn "LTTng recorded ${rb:-?} of 1000000 events (discarded: $dc): LTTng not measured"
 			lt_ok=0
 			;;
 		esac
@@ -287,7 +291,7 @@ done
 lt_stop_daemon
 
 # ---- read speed -------------------------------------------------------------------------------
-read_mev=nan read_note=
+read_mev=nan read_note='' read_api_mev=nan
 read_target=$((1 << 30))
 [ "$quick" != 1 ] || read_target=$((64 << 20))
 free_kb=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
@@ -330,7 +334,14 @@ else
 		warn "hx stats counted $events events, $read_events were written"
 	secs=$(stat_of median "${times[@]}")
 	read_mev=$(awk -v e="$events" -v s="$secs" 'BEGIN { print e / s / 1e6 }')
-	read_note="$events events, $((trace_bytes >> 20)) MiB in $(fmt %.2f "$secs") s (median of 3; runs: ${times[*]} s; warm cache)"
+	read_note="$events events, $((trace_bytes >> 20)) MiB in $(fmt %.2f "$secs") s, median of 3 (runs: ${times[*]} s); warm page cache"
+	# The reader API alone (no tallying), to tell the decoder's share from hx stats' own.
+	api=()
+	for ((r = 1; r <= 3; r++)); do
+		line=$("$core" read --dir "$rdir") || die "bench_core read $rdir failed"
+		api+=("$(kv "$line" mev_s)")
+	done
+	read_api_mev=$(stat_of median "${api[@]}")
 	rm -rf "$rdir"
 fi
 
@@ -390,8 +401,10 @@ report=$work/report.txt
 	echo "bytes per point: (committed record bytes + 32-byte chunk headers) / point events, read back"
 	echo "  from a 1-thread run: each event's record plus its share of the name definitions and entity"
 	echo "  context records every chunk repeats. point: $(fmt %.2f "$bytes_point"), point2: $(fmt %.2f "$bytes_point2"), block begin+end: $(fmt %.2f "$bytes_block");"
-	echo "  whole files (header, index, unused chunk tails) per point: $(fmt %.2f "$file_bytes_point")"
-	echo "read speed: hx stats --json on a trace of >= $((read_target >> 20)) MiB: $(fmt %.1f "$read_mev") Mev/s (${read_note:-})"
+	echo "  whole files (header, index, unused chunk tails) per point: $(fmt %.2f "$file_bytes_point");"
+	echo "  LTTng, whole trace directory per point (1M-event check run): $(fmt %.2f "$lttng_bytes_point")"
+	echo "read speed: hx stats --json on a trace of >= $((read_target >> 20)) MiB: $(fmt %.1f "$read_mev") Mev/s"
+	echo "  (${read_note:-}); the reader API alone (bench_core read, no tallying): $(fmt %.1f "$read_api_mev") Mev/s"
 	echo
 
 	# shellcheck disable=SC2086

@@ -3,7 +3,7 @@
  * points with typed attributes, a counter and an error, then shuts tracing down.
  *
  *     build/examples/hello [DIR]      record into DIR (default ./haruspex-traces)
- *     build/hx dump DIR               show what was recorded
+ *     build/src/cli/hx dump DIR       show what was recorded
  *
  * Every recording call writes one event into the trace file before it returns, so even if this
  * program crashed half-way, the events recorded up to the crash would be in the file.

@@ -169,6 +169,16 @@ static uint64_t collatz_steps(uint64_t n)
 	return steps;
 }
 
+/* Pretend to write a result to a slow device: the entity's timeline shows it waiting for it. */
+static void store_result(const item *it)
+{
+	hx_state_set(HX_STATE_WAITING, "device");
+	struct timespec ts = {0, 100000 + (long)(it->value % 7) * 20000}; /* 100..220 us */
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	hx_state_set(HX_STATE_RUNNING, NULL);
+}
+
 /* Make the calling thread's entity part of the trace of `batch` (the batch's TRACE_BEGIN), unless
  * it is already: leave the previous batch, join this one. `*current` is the batch it is in. */
 static void follow_batch(hx_context *current, const hx_context *batch)
@@ -236,9 +246,9 @@ static void *worker_main(void *arg)
 		hx_effect(HX_IA_MESSAGE, "dequeue", &it->ctx);
 
 		HX_BLOCK_BEGIN_WITH("process", HX_INT("item", it->id), HX_INT("batch", it->batch),
-		                    HX_INT("value", it->value),
-		                    HX_BOOL("even", it->value % 2 == 0));
+		                    HX_INT("value", it->value), HX_BOOL("even", it->value % 2 == 0));
 		it->result = collatz_steps(it->value);
+		store_result(it);
 		if (it->result > 150)
 			hx_error_attrs("long orbit", HX_ATTRS(HX_INT("steps", it->result)));
 		hx_block_end_attrs(HX_ATTRS(HX_INT("steps", it->result)));
@@ -292,10 +302,11 @@ static void *consumer_main(void *arg)
  * ------------------------------------------------------------------------------------------- */
 static void child_main(const hx_context *fork_ctx, int report_fd)
 {
+	hx_thread_name("child");
 	hx_effect(HX_IA_FORK, "forked", fork_ctx);
 	hx_trace_begin("child work");
 	uint64_t longest = 0;
-	for (uint64_t n = 1; n <= 2000; n++) {
+	for (uint64_t n = 1; n <= 300; n++) {
 		uint64_t s = collatz_steps(n);
 		if (s > longest) {
 			longest = s;
@@ -358,7 +369,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pipeline [--items N] [--workers N] [DIR]\n"
 	           "  --items N    items to push through the pipeline (default 200)\n"
 	           "  --workers N  worker threads, 1..%d (default 4)\n"
-	           "  DIR          trace directory (default: HARUSPEX_DIR or ./haruspex-traces)\n",
+	           "  DIR          trace directory (default ./haruspex-traces; HARUSPEX_DIR overrides)\n",
 	        HX_CAUSE_MAX);
 }
 

@@ -28,6 +28,19 @@ shift
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
+# quiet CMD...: run CMD with its output held back, shown only if it fails (meson's configure report
+# is long and only interesting when something is missing).
+quiet() {
+  local out rc=0
+  out=$(mktemp)
+  "$@" >"$out" 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    cat "$out" >&2
+  fi
+  rm -f "$out"
+  return "$rc"
+}
+
 # What DIR was set up with; any change means setting it up again.
 stamp_file=$dir/.hx-setup
 stamp="meson $(meson --version) CC=${CC:-} $*"
@@ -39,13 +52,16 @@ if [[ ! -f $dir/build.ninja || ! -f $stamp_file ]]; then
     exit 1
   fi
   rm -rf "$dir"
-  meson setup "$dir" "$@"
+  echo "configuring $dir: meson setup $*"
+  quiet meson setup "$dir" "$@"
   printf '%s\n' "$stamp" >"$stamp_file"
 elif [[ $(<"$stamp_file") != "$stamp" ]]; then
-  meson setup --wipe "$dir" "$@"
+  echo "configuring $dir afresh (options changed): meson setup $*"
+  quiet meson setup --wipe "$dir" "$@"
   printf '%s\n' "$stamp" >"$stamp_file"
 elif $reconfigure; then
-  meson setup --reconfigure "$dir" "$@"
+  echo "reconfiguring $dir"
+  quiet meson setup --reconfigure "$dir" "$@"
 fi
 
 ninja -C "$dir" -j "$jobs"

@@ -8,7 +8,8 @@
 # Every meson test (suites unit and integration), every corpus replay, every fuzz run and every
 # script-by-build pair counts as one pass or one fail; a build that fails counts as one fail (and its
 # tests are not run). Failures are listed at the end with the tail of their logs, and the last line
-# is always `N passed, M failed`. Exit status: 0 when M is 0, 1 otherwise.
+# is always `N passed, M failed`. Exit status: 0 when M is 0, 1 otherwise. Every log is kept in
+# build-testlogs/ until the next run.
 #
 # Script tests: each tests/integration/*.sh runs once against build/ and once against build-asan/,
 # with bash, in a fresh empty working directory, with the build directory as $1 and in the
@@ -39,9 +40,13 @@ fuzz_env=(
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 )
 
+# Logs stay in build-testlogs/ (the failure report names them); scratch space is temporary.
+logs=build-testlogs
+rm -rf "$logs"
+mkdir -p "$logs"
 work=$(mktemp -d "${TMPDIR:-/tmp}/hx-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-failure_report=$work/failures.txt
+failure_report=$logs/failures.txt
 : >"$failure_report"
 
 passed=0
@@ -58,7 +63,7 @@ fail() {
   failed=$((failed + 1))
   echo "FAIL  $name"
   {
-    echo "=== FAIL: $name"
+    echo "=== FAIL: $name  (log: ${log%.excerpt})"
     if [[ -s $log ]]; then
       tail -n "$log_tail_lines" "$log" | sed 's/^/    /'
     else
@@ -76,7 +81,8 @@ section() {
 # build DIR [meson setup options...]: configure and build quietly; the log is shown on failure.
 build() {
   local dir=$1
-  local log=$work/build-$dir.log
+  local log=$logs/$dir/build.log
+  mkdir -p "$logs/$dir"
   if scripts/build.sh "$@" >"$log" 2>&1; then
     echo "built $dir"
     return 0
@@ -92,7 +98,7 @@ meson_tests() {
   local dir=$1 multiplier=$2
   shift 2
   local testlog=$dir/meson-logs/testlog.json
-  local out=$work/meson-test-$dir.log
+  local out=$logs/$dir/meson-test.log
 
   rm -f "$testlog"   # a stale log from an earlier run must not be counted
   local rc=0
@@ -109,14 +115,14 @@ meson_tests() {
 
   # One tab-separated line per test: PASS|FAIL|SKIP, name, file holding its output.
   local results=$work/results-$dir.tsv
-  if ! python3 - "$testlog" "$dir" "$work/testlogs-$dir" >"$results" 2>>"$out" <<'EOF'
+  if ! python3 - "$testlog" "$dir" "$logs/$dir" >"$results" 2>>"$out" <<'EOF'
 import json, os, sys
 
 testlog, label, outdir = sys.argv[1:4]
 os.makedirs(outdir, exist_ok=True)
 passing = {"OK", "EXPECTEDFAIL"}
 with open(testlog, encoding="utf-8", errors="replace") as f:
-    for n, line in enumerate(f):
+    for line in f:
         if not line.strip():
             continue
         rec = json.loads(line)
@@ -128,7 +134,7 @@ with open(testlog, encoding="utf-8", errors="replace") as f:
         elif result == "SKIP":
             print(f"SKIP\t{name}\t-")
         else:
-            path = os.path.join(outdir, f"{n}.log")
+            path = os.path.join(outdir, rec["name"].split(":", 1)[-1].replace(" / ", ".") + ".log")
             with open(path, "w", encoding="utf-8") as out:
                 out.write(f"result: {result}, exit status {rec.get('returncode')}, "
                           f"{rec.get('duration', 0):.1f} s\n")
@@ -163,7 +169,7 @@ script_tests() {
     [[ -f $script ]] || continue
     name="$dir: script/$(basename "$script")"
     cwd=$(mktemp -d "$work/script.XXXXXX")
-    log=$cwd.log
+    log=$logs/$dir/$(basename "$script" .sh).log
     if (cd "$cwd" && env "$@" HX="$abs_dir/src/cli/hx" HX_BUILD_DIR="$abs_dir" \
           HX_SOURCE_DIR="$root" timeout "$script_timeout" bash "$root/$script" "$abs_dir") \
           >"$log" 2>&1; then
@@ -193,6 +199,28 @@ crash_excerpt() {
   echo "$log.excerpt"
 }
 
+# fuzz_flags NAME: print, one per line, the libFuzzer flags a target asks for: the [libfuzzer]
+# section of tests/fuzz/NAME.options (OSS-Fuzz's format: `max_len = 65536` gives -max_len=65536),
+# and -dict= for tests/fuzz/NAME.dict if there is one.
+fuzz_flags() {
+  local name=$1 line key value section=
+  if [[ -f tests/fuzz/$name.options ]]; then
+    while IFS= read -r line || [[ -n $line ]]; do
+      line=${line%%#*}
+      if [[ $line =~ ^[[:space:]]*\[(.*)\][[:space:]]*$ ]]; then
+        section=${BASH_REMATCH[1]}
+      elif [[ $section == libfuzzer && $line =~ ^[[:space:]]*([A-Za-z_]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]]; then
+        key=${BASH_REMATCH[1]}
+        value=${BASH_REMATCH[2]}
+        echo "-$key=$value"
+      fi
+    done <"tests/fuzz/$name.options"
+  fi
+  if [[ -f tests/fuzz/$name.dict ]]; then
+    echo "-dict=$root/tests/fuzz/$name.dict"
+  fi
+}
+
 # fuzz_targets: replay the kept corpus of every tests/fuzz/fuzz_*.c, then fuzz each for its share
 # of HX_FUZZ_SECONDS on a scratch copy of that corpus (new inputs are not written to the repo).
 fuzz_targets() {
@@ -202,14 +230,15 @@ fuzz_targets() {
 
   local per_target=$((fuzz_seconds / ${#sources[@]}))
   [[ $fuzz_seconds -gt 0 && $per_target -lt 1 ]] && per_target=1
-  local src name exe corpus scratch artifacts log dict_args n runs input
+  local src name exe corpus scratch artifacts log replay_log flags n runs input
   for src in "${sources[@]}"; do
     name=$(basename "$src" .c)
     exe=$root/$dir/tests/$name
     # The kept corpus: tests/fuzz/corpus/fuzz_<parser>/, or tests/fuzz/corpus/<parser>/.
     corpus=tests/fuzz/corpus/$name
     [[ -d $corpus ]] || corpus=tests/fuzz/corpus/${name#fuzz_}
-    log=$work/fuzz-$name.log
+    log=$logs/$dir/$name.log
+    replay_log=$logs/$dir/$name-replay.log
     artifacts=$root/$dir/fuzz-artifacts/$name
     if [[ ! -x $exe ]]; then
       echo "$src exists but $dir did not build $name: add it to fuzz_targets in tests/meson.build" >"$log"
@@ -218,21 +247,20 @@ fuzz_targets() {
     fi
     rm -rf "$artifacts"
     mkdir -p "$artifacts"
-    dict_args=()
-    [[ -f tests/fuzz/$name.dict ]] && dict_args=("-dict=$root/tests/fuzz/$name.dict")
+    mapfile -t flags < <(fuzz_flags "$name")
 
     # Replay: run each kept input once, whole (a directory argument would cut inputs at -max_len).
     n=$(find "$corpus" -type f 2>/dev/null | wc -l)
     if [[ $n -gt 0 ]]; then
       if (cd "$work" && find "$root/$corpus" -type f -print0 |
             env "${fuzz_env[@]}" xargs -0 "$exe" -timeout=10 -rss_limit_mb=2048 \
-              -artifact_prefix="$artifacts/") >"$log.replay" 2>&1; then
+              -artifact_prefix="$artifacts/" "${flags[@]}") >"$replay_log" 2>&1; then
         echo "ok    fuzz: $name replay ($n inputs)"
         pass
       else
-        input=$(sed -n 's/^Running: //p' "$log.replay" | tail -n 1)
-        echo "(failed on ${input:-?}; reproduce with $exe ${input:-<file>})" >>"$log.replay"
-        fail "fuzz: $name replay ($n inputs)" "$(crash_excerpt "$log.replay")"
+        input=$(sed -n 's/^Running: //p' "$replay_log" | tail -n 1)
+        echo "(failed on ${input:-?}; reproduce with $exe ${input:-<file>})" >>"$replay_log"
+        fail "fuzz: $name replay ($n inputs)" "$(crash_excerpt "$replay_log")"
       fi
     else
       echo "note: $corpus is empty or missing; fuzzing $name from scratch"
@@ -245,7 +273,7 @@ fuzz_targets() {
     # -timeout catches a hanging input; the outer timeout is only a backstop for libFuzzer itself.
     if (cd "$work" && env "${fuzz_env[@]}" timeout $((per_target + 300)) "$exe" \
           -max_total_time="$per_target" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-          -artifact_prefix="$artifacts/" "${dict_args[@]}" "$scratch") >"$log" 2>&1; then
+          -artifact_prefix="$artifacts/" "${flags[@]}" "$scratch") >"$log" 2>&1; then
       runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
       echo "ok    fuzz: $name (${per_target} s, ${runs:-?} runs)"
       pass

@@ -10,6 +10,7 @@
  *
  * Samples come from files that may be damaged or hostile, so the map is forced non-decreasing and
  * every product is done in 128 bits and saturated: any input gives some monotone map, never a trap.
+ * Slopes are 64.64 fixed point, so converting an event costs two multiplies, not a division.
  */
 #include "format/reader_int.h"
 
@@ -52,17 +53,18 @@ static int pt_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* ns per tick between two points, 32.32 fixed point, saturated to 64 bits (a slope that steep is
- * garbage, and the caller clamps at the next point anyway). */
-static uint64_t slope(uint64_t dmono, uint64_t dticks)
+/* dmono / dticks as 64.64 fixed point (dticks > 0). */
+static hx__slope slope(uint64_t dmono, uint64_t dticks)
 {
-	hx__u128 m = ((hx__u128)dmono << 32) / dticks;
-	return m > UINT64_MAX ? UINT64_MAX : (uint64_t)m;
+	hx__slope s;
+	s.whole = dmono / dticks;
+	s.frac = (uint64_t)(((hx__u128)(dmono % dticks) << 64) / dticks);
+	return s;
 }
 
 int hx__clock_build(hx__clock *k, uint64_t ticks_per_sec)
 {
-	k->edge_mul = slope(NS_PER_SEC, hx__clock_sane_rate(ticks_per_sec));
+	k->edge = slope(NS_PER_SEC, hx__clock_sane_rate(ticks_per_sec));
 	if (k->n == 0)
 		return HX_OK;
 	qsort(k->pt, k->n, sizeof(*k->pt), pt_cmp);
@@ -77,24 +79,16 @@ int hx__clock_build(hx__clock *k, uint64_t ticks_per_sec)
 		n++;
 	}
 	k->n = n;
-	free(k->mul);
-	k->mul = malloc(n * sizeof(*k->mul));
-	if (!k->mul) {
-		k->n = 0; /* an unbuilt map converts nothing rather than read a missing slope */
-		return HX_ENOMEM;
-	}
 	for (size_t i = 0; i + 1 < n; i++)
-		k->mul[i] = slope(k->pt[i + 1].mono - k->pt[i].mono, k->pt[i + 1].ticks - k->pt[i].ticks);
-	k->mul[n - 1] = k->edge_mul;
+		k->pt[i].slope = slope(k->pt[i + 1].mono - k->pt[i].mono, k->pt[i + 1].ticks - k->pt[i].ticks);
+	k->pt[n - 1].slope = k->edge;
 	return HX_OK;
 }
 
 void hx__clock_free(hx__clock *k)
 {
 	free(k->pt);
-	free(k->mul);
 	k->pt = NULL;
-	k->mul = NULL;
 	k->n = k->cap = 0;
 }
 
@@ -114,7 +108,7 @@ size_t hx__clock_find(const hx__clock *k, uint64_t ticks)
 
 uint64_t hx__clock_before(const hx__clock *k, uint64_t ticks)
 {
-	hx__u128 off = ((hx__u128)(k->pt[0].ticks - ticks) * k->edge_mul) >> 32;
+	hx__u128 off = hx__slope_apply(k->edge, k->pt[0].ticks - ticks);
 	uint64_t mono = off >= k->pt[0].mono ? 0 : k->pt[0].mono - (uint64_t)off;
 	return hx__clock_real(k, mono);
 }

@@ -36,13 +36,6 @@ void hx__cursor_free(hx__cursor *c)
 	c->ch = NULL;
 }
 
-static void chunk_bad(hx_reader *r, hx__rchunk *ch)
-{
-	if (ch->state != CHUNK_BAD)
-		r->info.chunks_damaged++;
-	ch->state = CHUNK_BAD;
-}
-
 /* Read a chunk's slot, check it, and point the cursor at its records. Returns 1 when the cursor
  * is ready, 0 when the chunk is skipped (damage reported), HX_ENOMEM. */
 static int load_chunk(hx_reader *r, hx__cursor *c, hx__rchunk *ch)
@@ -62,14 +55,14 @@ static int load_chunk(hx_reader *r, hx__cursor *c, hx__rchunk *ch)
 	if (got < 0) {
 		hx__reader_damage(r, HX_DMG_IO, f->path, ch->offset, need, ch->stream, ch->seq,
 		                  "read: %s", strerror(errno));
-		chunk_bad(r, ch);
+		hx__chunk_bad(r, ch);
 		return 0;
 	}
 	if ((size_t)got < need || hx__le32(c->buf) != HX_CHUNK_MAGIC) {
 		/* The file shrank or changed since open. */
 		hx__reader_damage(r, HX_DMG_TRUNCATED, f->path, ch->offset, need, ch->stream, ch->seq,
 		                  "chunk changed or cut short since the file was opened");
-		chunk_bad(r, ch);
+		hx__chunk_bad(r, ch);
 		return 0;
 	}
 	/* A commit word of zero is a chunk whose first record never completed: nothing to check,
@@ -83,19 +76,20 @@ static int load_chunk(hx_reader *r, hx__cursor *c, hx__rchunk *ch)
 			hx__reader_damage(r, HX_DMG_CHECKSUM, f->path, ch->offset, need, ch->stream,
 			                  ch->seq, "CRC mismatch over %u committed bytes (stored %08x, computed %08x)",
 			                  ch->committed, ch->crc, crc);
-			chunk_bad(r, ch);
+			hx__chunk_bad(r, ch);
 			return 0;
 		}
 	}
 	if (ch->state == CHUNK_UNCHECKED) {
+		/* the torn tail runs from the commit point to the last byte that is not zero */
 		const uint8_t *tail = c->buf + need, *end = c->buf + got;
-		while (tail < end && !*tail)
-			tail++;
-		if (tail < end)
+		while (end > tail && !end[-1])
+			end--;
+		if (end > tail)
 			hx__reader_damage(r, HX_DMG_TORN_TAIL, f->path, ch->offset + need,
-			                  (uint64_t)got - need, ch->stream, ch->seq,
-			                  "%llu bytes after the commit point (an interrupted write)",
-			                  (unsigned long long)((size_t)got - need));
+			                  (uint64_t)(end - tail), ch->stream, ch->seq,
+			                  "%llu bytes written after the commit point (an interrupted write)",
+			                  (unsigned long long)(end - tail));
 		ch->state = CHUNK_OK;
 		r->info.payload_bytes += ch->committed;
 	}
@@ -387,6 +381,9 @@ static int open_dir(hx_reader *r, const char *path)
 	size_t n = 0, cap = 0;
 	int rc = HX_OK;
 	struct dirent *e;
+	size_t plen = strlen(path);
+	while (plen > 1 && path[plen - 1] == '/')
+		plen--; /* "dir/" names its files "dir/x.hx", not "dir//x.hx" */
 	while ((e = readdir(d))) {
 		if (!is_trace_name(e->d_name))
 			continue;
@@ -400,15 +397,15 @@ static int open_dir(hx_reader *r, const char *path)
 			names = nn;
 			cap = c2;
 		}
-		size_t len = strlen(path) + 1 + strlen(e->d_name) + 1;
-		names[n] = malloc(len);
+		size_t nlen = strlen(e->d_name);
+		names[n] = malloc(plen + 1 + nlen + 1);
 		if (!names[n]) {
 			rc = HX_ENOMEM;
 			break;
 		}
-		memcpy(names[n], path, strlen(path));
-		names[n][strlen(path)] = '/';
-		memcpy(names[n] + strlen(path) + 1, e->d_name, strlen(e->d_name) + 1);
+		memcpy(names[n], path, plen);
+		names[n][plen] = '/';
+		memcpy(names[n] + plen + 1, e->d_name, nlen + 1);
 		n++;
 	}
 	closedir(d);

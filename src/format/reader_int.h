@@ -32,19 +32,24 @@ int hx__reader_open_mem(hx_reader **out, const void *data, size_t len, hx_read_o
 /* ---- clock map: ticks -> ns since the epoch, per process (clockmap.c) ---- */
 __extension__ typedef unsigned __int128 hx__u128;
 
+/* A slope in ns per tick as 64.64 fixed point: exact to the ns for any tick distance. */
+typedef struct hx__slope {
+	uint64_t whole, frac;
+} hx__slope;
+
+/* One sample of the clock and the slope of the segment that starts at it. */
 typedef struct hx__clock_pt {
 	uint64_t ticks, mono;
+	hx__slope slope;
 } hx__clock_pt;
 
-/* Sorted points (the header anchors and every SYNC) joined by straight segments. mul[i] is the
- * slope after point i in ns per tick as 32.32 fixed point: segment i ends at point i + 1, and the
- * last slope (from ticks_per_sec) extrapolates past the final point and before the first. Built
- * once at open and read-only afterwards. */
+/* Sorted points (the header anchors and every SYNC) joined by straight segments; the last point's
+ * slope, from ticks_per_sec, extrapolates past it, and the same slope extrapolates before the first
+ * point. Built once at open and read-only afterwards. */
 typedef struct hx__clock {
 	hx__clock_pt *pt;
-	uint64_t *mul;
 	size_t n, cap;
-	uint64_t edge_mul;       /* slope before the first and after the last point */
+	hx__slope edge;          /* slope before the first and after the last point */
 	uint64_t mono0, real0;   /* the anchor that turns monotonic ns into ns since the epoch */
 } hx__clock;
 
@@ -55,6 +60,12 @@ void hx__clock_free(hx__clock *k);
 size_t hx__clock_find(const hx__clock *k, uint64_t ticks); /* segment holding ticks (>= pt[0]) */
 uint64_t hx__clock_sane_rate(uint64_t ticks_per_sec);
 uint64_t hx__clock_before(const hx__clock *k, uint64_t ticks); /* ticks < pt[0].ticks */
+
+/* round(dt * slope), at most 2^128 - 1 */
+static inline hx__u128 hx__slope_apply(hx__slope s, uint64_t dt)
+{
+	return (hx__u128)dt * s.whole + ((((hx__u128)dt * s.frac) + ((hx__u128)1 << 63)) >> 64);
+}
 
 static inline uint64_t hx__clock_real(const hx__clock *k, uint64_t mono)
 {
@@ -79,12 +90,12 @@ static inline uint64_t hx__clock_ns(const hx__clock *k, uint64_t ticks, size_t *
 		i = hx__clock_find(k, ticks);
 		*seg = i;
 	}
-	hx__u128 off = ((hx__u128)(ticks - k->pt[i].ticks) * k->mul[i]) >> 32;
-	uint64_t base = k->pt[i].mono;
-	uint64_t mono = off > (hx__u128)(UINT64_MAX - base) ? UINT64_MAX : base + (uint64_t)off;
-	/* Fixed-point rounding must not carry a time past the next point. */
-	if (i + 1 < k->n && mono > k->pt[i + 1].mono)
-		mono = k->pt[i + 1].mono;
+	const hx__clock_pt *p = &k->pt[i];
+	hx__u128 off = hx__slope_apply(p->slope, ticks - p->ticks);
+	uint64_t mono = off > (hx__u128)(UINT64_MAX - p->mono) ? UINT64_MAX : p->mono + (uint64_t)off;
+	/* Rounding must not carry a time past the next point. */
+	if (i + 1 < k->n && mono > p[1].mono)
+		mono = p[1].mono;
 	return hx__clock_real(k, mono);
 }
 
@@ -195,6 +206,14 @@ void hx__reader_damage(hx_reader *r, hx_damage_kind kind, const char *file, uint
 int hx__reader_add_file(hx_reader *r, const char *path, int fd, const uint8_t *mem, uint64_t size);
 int hx__reader_finish_open(hx_reader *r);
 long hx__src_read(const hx__src *s, uint64_t off, void *buf, size_t len);
+
+/* Skip a chunk from now on, counting it once however many reasons it has. */
+static inline void hx__chunk_bad(hx_reader *r, hx__rchunk *c)
+{
+	if (c->state != CHUNK_BAD)
+		r->info.chunks_damaged++;
+	c->state = CHUNK_BAD;
+}
 
 /* reader.c */
 void hx__cursor_init(hx__cursor *c, size_t stream, size_t first);

@@ -441,13 +441,6 @@ static int chunk_cmp(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static void chunk_bad(hx_reader *r, hx__rchunk *c)
-{
-	if (c->state != CHUNK_BAD)
-		r->info.chunks_damaged++;
-	c->state = CHUNK_BAD;
-}
-
 /* A stream's first chunk is 0 unless older files were deleted on purpose (max_files): then its
  * early chunks went with them, and that is counted in the header rather than damage. */
 static int leading_gap_expected(const hx_reader *r, const hx__rproc *p)
@@ -481,7 +474,7 @@ static void check_stream(hx_reader *r, hx__rstream *s)
 				                  "stream %u: chunk %u appears twice (also in %s at %llu); one skipped",
 				                  s->id, drop->seq, r->files[c[keep].file].path,
 				                  (unsigned long long)c[keep].offset);
-			chunk_bad(r, drop);
+			hx__chunk_bad(r, drop);
 			continue;
 		}
 		if (c[i].seq > c[keep].seq + 1)

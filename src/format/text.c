@@ -274,15 +274,16 @@ static int put_u00(hx__buf *b, uint32_t cp)
 	return hx__buf_append(b, e, 6);
 }
 
-/* One escaper for both forms: runs of safe bytes are copied at once. */
-static int put_escaped(hx__buf *b, const char *str, size_t n, int json)
+/* One escaper for all forms: runs of safe bytes are copied at once. */
+static int put_escaped(hx__buf *b, const char *str, size_t n, int json, int quote)
 {
 	const uint8_t *s = (const uint8_t *)str;
 	size_t run = 0, i = 0;
 	int err = 0;
 	if (hx__buf_grow(b, n + 2))
 		return HX_ENOMEM;
-	err |= hx__buf_putc(b, '"');
+	if (quote)
+		err |= hx__buf_putc(b, '"');
 	while (i < n) {
 		uint8_t c = s[i];
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
@@ -326,18 +327,24 @@ static int put_escaped(hx__buf *b, const char *str, size_t n, int json)
 		run = i;
 	}
 	err |= hx__buf_append(b, s + run, i - run);
-	err |= hx__buf_putc(b, '"');
+	if (quote)
+		err |= hx__buf_putc(b, '"');
 	return err ? HX_ENOMEM : HX_OK;
 }
 
 int hx__json_string(hx__buf *b, const char *s, size_t n)
 {
-	return put_escaped(b, s, n, 1);
+	return put_escaped(b, s, n, 1, 1);
 }
 
 int hx__text_string(hx__buf *b, const char *s, size_t n)
 {
-	return put_escaped(b, s, n, 0);
+	return put_escaped(b, s, n, 0, 1);
+}
+
+int hx__text_plain(hx__buf *b, const char *s, size_t n)
+{
+	return put_escaped(b, s, n, 0, 0);
 }
 
 static int put_key(hx__buf *b, const char *k)

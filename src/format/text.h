@@ -66,9 +66,11 @@ int hx__event_text(hx__buf *b, const hx_event *ev);
 int hx__event_json(hx__buf *b, const hx_event *ev);
 
 /* Pieces the tools reuse, with the same escaping: a JSON string literal of n bytes, a quoted
- * text-line string, and an ISO 8601 UTC time with ns. */
+ * text-line string, the same without the quotes (for text that is safe to show but not a value:
+ * file names in messages), and an ISO 8601 UTC time with ns. */
 int hx__json_string(hx__buf *b, const char *s, size_t n);
 int hx__text_string(hx__buf *b, const char *s, size_t n);
+int hx__text_plain(hx__buf *b, const char *s, size_t n);
 int hx__time_iso(hx__buf *b, uint64_t time_ns);
 
 #endif /* HX_TEXT_H */

@@ -46,6 +46,8 @@ static inline unsigned slot_of(const char *s)
 #define HX_WIDE_COMPARE 1
 #endif
 
+static uint32_t name_len(const char *s, int *truncated);
+
 /* Compare the caller's string with the slot's text. The wide path reads 16 bytes from s, which
  * may run past its NUL into bytes we then mask off: safe because the read stays inside s's page
  * (the same argument as glibc's strlen), and disabled under AddressSanitizer, which would flag it. */
@@ -61,9 +63,13 @@ static inline int slot_matches(const struct hx__name_slot *sl, const struct hx__
 	for (uint32_t i = 0; i < sl->len; i++)
 		if (s[i] != text[i])
 			return 0;
-	if (s[sl->len] == 0)
-		return 1;
-	return sl->truncated;
+	/* The slot holds a cut name: s matches only if it is too long as well and cut at the same
+	 * place (a reused buffer may now hold just the recorded prefix, or a longer short name). */
+	if (HX_UNLIKELY(sl->truncated)) {
+		int truncated;
+		return s[sl->len] != 0 && name_len(s, &truncated) == sl->len && truncated;
+	}
+	return s[sl->len] == 0;
 }
 
 static void slot_fill_words(struct hx__name_slot *sl, const char *text, uint32_t len)
@@ -77,7 +83,7 @@ static void slot_fill_words(struct hx__name_slot *sl, const char *text, uint32_t
 	memcpy(&sl->w1, buf + 8, 8);
 	uint32_t n = len + 1;
 	sl->m0 = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
-	sl->m1 = n <= 8 ? 0 : ((1ull << (8 * (n - 8))) - 1);
+	sl->m1 = n <= 8 ? 0 : n >= 16 ? ~0ull : ((1ull << (8 * (n - 8))) - 1); /* no shift by 64 */
 }
 
 /* Length to record: at most HX_NAME_MAX bytes, cut on a UTF-8 character boundary. */
@@ -175,12 +181,15 @@ static inline int kind_has_name(uint8_t k)
 	       k == HX_EV_CAUSE || k == HX_EV_EFFECT;
 }
 
-/* Worst-case bytes of the attribute list, after clamping it to what a record may hold. Attributes
- * that would not fit are dropped (counted), so one call can never need more than a chunk. */
-static size_t attrs_reserve(const struct hx__thread *t, const hx_attr *attrs, size_t *nattrs)
+/* Worst-case bytes of the attribute list, after clamping it to what a record may hold besides
+ * `extra` bytes of causes. Attributes that would not fit are dropped (counted), so one call can
+ * never need more than a chunk. *bad is set if a kept attribute has an unknown type. */
+static size_t attrs_reserve(const struct hx__thread *t, const hx_attr *attrs, size_t *nattrs, size_t extra,
+                            int *bad)
 {
 	size_t n = *nattrs, total = HX_VARINT_MAX;
-	size_t budget = t->chunk_bytes - HX_CHUNK_HEADER_BYTES - RESERVE_BASE - 64;
+	/* extra is at most HX_CAUSE_MAX causes (2240 bytes): the budget stays positive for 4 KiB chunks */
+	size_t budget = t->chunk_bytes - HX_CHUNK_HEADER_BYTES - RESERVE_BASE - 64 - extra;
 	if (n > HX_ATTR_MAX) {
 		for (size_t i = HX_ATTR_MAX; i < n; i++)
 			hx__count(HX_COUNT_ATTRS_DROPPED);
@@ -189,6 +198,10 @@ static size_t attrs_reserve(const struct hx__thread *t, const hx_attr *attrs, si
 	size_t i = 0;
 	for (; i < n; i++) {
 		size_t need = DEF_MAX + 3 + 1 + HX_VARINT_MAX;
+		if (HX_UNLIKELY(attrs[i].type < HX_ATTR_INT || attrs[i].type > HX_ATTR_BYTES)) {
+			*bad = 1; /* takes no room: attrs_drop_bad() removes it */
+			continue;
+		}
 		if (attrs[i].type == HX_ATTR_STRING || attrs[i].type == HX_ATTR_BYTES)
 			need += attrs[i].v.s.len < HX_VALUE_MAX ? attrs[i].v.s.len : HX_VALUE_MAX;
 		if (total + need > budget)
@@ -199,6 +212,21 @@ static size_t attrs_reserve(const struct hx__thread *t, const hx_attr *attrs, si
 		hx__count(HX_COUNT_ATTRS_DROPPED);
 	*nattrs = i;
 	return total;
+}
+
+/* Copy the first n attributes of sp without those of an unknown type (dropped, counted) into
+ * kept, and make sp use that copy. Returns how many are left. */
+__attribute__((noinline)) static size_t attrs_drop_bad(struct spec *sp, hx_attr *kept, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (sp->attrs[i].type < HX_ATTR_INT || sp->attrs[i].type > HX_ATTR_BYTES)
+			hx__count(HX_COUNT_ATTRS_DROPPED);
+		else
+			kept[k++] = sp->attrs[i];
+	}
+	sp->attrs = kept;
+	return k;
 }
 
 static inline uint8_t *put_cause(uint8_t *p, const hx_context *c, const struct hx_entity *e)
@@ -241,21 +269,28 @@ __attribute__((noinline)) static void after_commit_slow(struct hx__thread *t, co
 	}
 }
 
-/* Get room for `need` bytes: a new chunk if this one is full. 0 on success, -1 if the event must
- * be dropped (counted here). Also where a stopped tracer or a stale thread state is noticed. */
+/* Get room for `need` bytes: a new chunk if this one is full. Also where a stopped tracer or a
+ * stale thread state is noticed. Returns 0 with room, ROOM_OFF when there is no tracer (nothing
+ * to record or track), ROOM_DROP when the event cannot be stored (sink none or failed: counted
+ * for a failed sink). A dropped event still happened: the caller tracks its state and consumes
+ * its sequence number, so readers see the gap and later calls are judged correctly. */
+enum { ROOM_OFF = -1, ROOM_DROP = -2 };
+
 __attribute__((noinline)) static int make_room(struct hx__thread **tp, size_t need)
 {
 	struct hx__thread *t = hx__thread_slow();
 	if (!t)
-		return -1;
+		return ROOM_OFF;
 	*tp = t;
 	uintptr_t end = atomic_load_explicit(&t->end, memory_order_relaxed);
 	if (t->pos && (uintptr_t)t->pos + need <= end)
 		return 0; /* the thread state was just made and has room */
+	if (t->mode == HX__MODE_NONE)
+		return ROOM_DROP;
 	if (t->mode == HX__MODE_DROP || hx__chunk_next(t) != 0 ||
 	    (uintptr_t)t->pos + need > atomic_load_explicit(&t->end, memory_order_relaxed)) {
 		hx__count(HX_COUNT_DROPPED);
-		return -1;
+		return ROOM_DROP;
 	}
 	return 0;
 }
@@ -264,7 +299,7 @@ static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct 
                                                                           struct spec *sp, size_t nattrs, size_t need);
 
 /* Encode one event on entity e (NULL = the thread's current entity). Returns the entity the event
- * went to, or NULL if it was dropped or refused. */
+ * went to (also when the sink dropped it), or NULL if the call was refused or tracing is off. */
 static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__thread *t, struct hx_entity *e, struct spec *sp)
 {
 	if (HX_UNLIKELY(!t)) {
@@ -274,12 +309,17 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 	}
 	size_t nattrs = sp->nattrs;
 	size_t need = RESERVE_BASE;
-	if (sp->attrs && nattrs)
-		need += attrs_reserve(t, sp->attrs, &nattrs);
-	else
-		nattrs = 0;
 	if (sp->kind == HX_EV_EFFECT || sp->kind == HX_EV_TRACE_JOIN)
 		need += sp->ncauses * (1 + 16 + 8 + HX_VARINT_MAX);
+	hx_attr kept[HX_ATTR_MAX]; /* the attributes without those of a bad type, if there are any */
+	if (sp->attrs && nattrs) {
+		int bad = 0;
+		need += attrs_reserve(t, sp->attrs, &nattrs, need - RESERVE_BASE, &bad);
+		if (HX_UNLIKELY(bad))
+			nattrs = attrs_drop_bad(sp, kept, nattrs);
+	} else {
+		nattrs = 0;
+	}
 
 	/* A call from a signal handler that interrupted this thread inside emit(), or from the
 	 * callback sink's callback, would interleave two records and break the chunk's CRC chain:
@@ -293,9 +333,18 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 	if (HX_UNLIKELY((uintptr_t)t->pos + need > atomic_load_explicit(&t->end, memory_order_relaxed))) {
 		struct hx__thread *before = t;
 		int rc = make_room(&t, need);
-		before->busy = 0; /* make_room may have replaced a stale state (then freed) */
-		if (rc != 0)
+		/* make_room may have replaced a stale state (an earlier run's) and freed it; it then
+		 * no longer is hx__tls, and must not be touched. A new state starts with busy = 0. */
+		if (hx__tls == before)
+			before->busy = 0;
+		if (rc == ROOM_OFF)
 			return NULL;
+		if (rc == ROOM_DROP) {
+			if (!e)
+				e = t->cur;
+			e->next_seq++;
+			return e;
+		}
 		t->busy = 1;
 	}
 	e = emit_body(t, e, sp, nattrs, need);
@@ -484,10 +533,10 @@ void hx_block_begin_attrs(const char *name, const hx_attr *attrs, size_t nattrs)
 void hx_block_end_attrs(const hx_attr *attrs, size_t nattrs)
 {
 	struct hx__thread *t = T();
-	if (HX_UNLIKELY(!t || t->cur->block_depth == 0)) {
-		/* Decide with a current state: a thread's first call may be this misuse too. */
-		if (!t)
-			t = hx__thread_slow();
+	if (HX_UNLIKELY(!t || !atomic_load_explicit(&t->end, memory_order_relaxed) || t->cur->block_depth == 0)) {
+		/* Decide with a current state: a thread's first call may be this misuse too, and a state
+		 * left from before a shutdown (end is 0 then) holds the blocks of an earlier run. */
+		t = hx__thread_slow();
 		if (!t)
 			return;
 		if (t->cur->block_depth == 0) {
@@ -561,6 +610,8 @@ void hx_thread_name(const char *name)
 	struct hx__thread *t = thread_now();
 	if (!t)
 		return;
+	if (!name)
+		hx__count(HX_COUNT_NULL_NAME);
 	hx_attr a = HX_STR("name", name ? name : null_name);
 	emit(t, &t->self, &(struct spec){.kind = HX_EV_ANNOTATE, .u8 = HX_TARGET_ENTITY, .attrs = &a, .nattrs = 1});
 }
@@ -580,9 +631,15 @@ hx_context hx_context_current(void)
 {
 	hx_context none;
 	memset(&none, 0, sizeof none);
-	if (hx__state != 1 || !hx__tls)
+	struct hx__thread *t = hx__tls;
+	if (hx__state != 1 || !t)
 		return none;
-	return context_of(hx__tls->cur);
+	/* A thread state left from an earlier run (before a shutdown and a new hx_init()) names an
+	 * entity of that run: the thread has no event in this one yet. */
+	struct hx__tracer *tr = atomic_load_explicit(&hx__tracer_cur, memory_order_relaxed);
+	if (!tr || t->gen != tr->gen)
+		return none;
+	return context_of(t->cur);
 }
 
 /* ---- traces ---- */

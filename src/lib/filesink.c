@@ -416,7 +416,7 @@ int hx__filesink_open(struct hx__tracer *tr)
 	int err = mkdir_p(tr->dir);
 	if (err) {
 		fail(tr, "cannot create trace directory", tr->dir, err);
-		return err == EACCES || err == EPERM || err == EROFS ? HX_EACCES : HX_ESINK;
+		return HX_ESINK; /* haruspex.h: an unwritable directory is HX_ESINK, whatever the errno */
 	}
 	pthread_mutex_lock(&fs->lock);
 	struct hx__window *w = window_create(tr);

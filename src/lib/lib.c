@@ -34,6 +34,8 @@ static int started_by_env;
 static volatile int child_restart;
 static hx_config child_cfg;
 static _Atomic uint64_t events_of_exited_threads;
+/* In a fork()ed child: the parent's tracers, abandoned (see atfork_child). */
+static struct hx__tracer *parent_tracers;
 
 static void thread_exit(void *arg);
 
@@ -141,9 +143,10 @@ static int start_locked(const hx_config *cfg)
 		tr->mode = HX__MODE_DECODE;
 		break;
 	case HX_SINK_NONE:
-		tr->mode = HX__MODE_DROP;
+		tr->mode = HX__MODE_NONE;
 		break;
 	}
+	tr->prev = atomic_load(&hx__tracer_cur);
 	atomic_store(&hx__tracer_cur, tr);
 	__atomic_store_n(&hx__state, 1, __ATOMIC_RELEASE);
 	return rc;
@@ -185,8 +188,11 @@ int hx_init(const hx_config *cfg)
 		stop_locked();
 	}
 	started_by_env = 0;
-	child_cfg = resolved;
 	rc = start_locked(&resolved);
+	/* A fork()ed child restarts with this configuration: with the tracer's copies of the strings
+	 * (they stay allocated), not the caller's, which hx_init() promises not to keep. */
+	struct hx__tracer *tr = atomic_load(&hx__tracer_cur);
+	child_cfg = tr && hx__state == 1 ? tr->cfg : resolved;
 	pthread_mutex_unlock(&life_lock);
 	return rc;
 }
@@ -242,8 +248,12 @@ static void atfork_child(void)
 	if (hx__state == 1) {
 		child_restart = 1;
 		atomic_store(&generation, atomic_load(&generation) + 1);
-		atomic_store(&hx__tracer_cur, NULL);
 	}
+	/* The parent's tracers (the current one and, through prev, the earlier runs) stay reachable
+	 * but out of the child's way: hx__events_total() would take their locks, which threads that
+	 * do not exist here may have held. */
+	parent_tracers = atomic_load(&hx__tracer_cur);
+	atomic_store(&hx__tracer_cur, NULL);
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	life_lock = fresh;
 }
@@ -264,12 +274,13 @@ static struct hx__tracer *restart_in_child(void)
 uint64_t hx__events_total(struct hx__tracer *tr)
 {
 	uint64_t n = atomic_load(&events_of_exited_threads);
-	if (!tr)
-		return n;
-	pthread_mutex_lock(&tr->lock);
-	for (struct hx__thread *t = tr->threads; t; t = t->next)
-		n += atomic_load_explicit(&t->events, memory_order_relaxed);
-	pthread_mutex_unlock(&tr->lock);
+	/* Threads of earlier runs that have not recorded since are still on their run's list. */
+	for (; tr; tr = tr->prev) {
+		pthread_mutex_lock(&tr->lock);
+		for (struct hx__thread *t = tr->threads; t; t = t->next)
+			n += atomic_load_explicit(&t->events, memory_order_relaxed);
+		pthread_mutex_unlock(&tr->lock);
+	}
 	return n;
 }
 

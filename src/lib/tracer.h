@@ -66,7 +66,8 @@ struct hx__name_slot {
 typedef enum hx__sink_mode {
 	HX__MODE_FILE = 0,
 	HX__MODE_DECODE = 1, /* stderr and callback: each record is decoded and delivered */
-	HX__MODE_DROP = 2    /* none, or a failed file sink: count and discard */
+	HX__MODE_DROP = 2,   /* a failed file sink: count and discard */
+	HX__MODE_NONE = 3    /* the none sink: discard, count nothing */
 } hx__sink_mode;
 
 /* A thread's writer state. Only its thread touches it, except `end` (see below), `events` (read
@@ -129,6 +130,9 @@ struct hx__tracer {
 	/* sink */
 	hx__sink_mode mode;
 	struct hx__filesink *fs;      /* file sink state (filesink.c), NULL otherwise */
+	/* The tracer of the run before this one (hx_shutdown() then hx_init()), immutable: earlier
+	 * tracers stay allocated and reachable, their threads' events stay counted. */
+	struct hx__tracer *prev;
 	/* counters live in the process-wide table (stats.c) and are mirrored into the file */
 };
 

@@ -32,10 +32,11 @@ static inline void cg_free(cg_buf *b)
 
 static inline uint8_t *cg_room(cg_buf *b, size_t n)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n)
-			cap *= 2;
+	size_t need = b->len + n;
+	if (need > b->cap) {
+		size_t cap = b->cap * 2 > need ? b->cap * 2 : need;
+		if (cap < 256)
+			cap = 256;
 		uint8_t *p = realloc(b->p, cap);
 		if (!p)
 			abort();

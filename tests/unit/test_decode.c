@@ -314,6 +314,28 @@ static void test_attr_max(void **state)
 	assert_int_equal(decode_events(&f->d, b, &ev, 1), 1);
 	assert_int_equal(ev.nattrs, HX_ATTR_MAX);
 	assert_int_equal(ev.attrs[HX_ATTR_MAX - 1].v.i, HX_ATTR_MAX - 1);
+
+	/* one more, each well formed: refused by the count alone */
+	cg_buf over = {0};
+	cg_event(&over, HX_EV_BLOCK_END, 1, 0);
+	cg_varint(&over, HX_ATTR_MAX + 1);
+	for (int i = 0; i <= HX_ATTR_MAX; i++)
+		cg_attr_int(&over, 1, i);
+	const uint8_t *p = over.p;
+	const char *why = NULL;
+	assert_int_equal(hx__decode_record(&f->d, &p, over.p + over.len, &ev, NULL, NULL, &why), -1);
+	assert_string_equal(why, "attributes: count over HX_ATTR_MAX");
+	over.len = 0;
+	cg_event(&over, HX_EV_EFFECT, 0, 0);
+	cg_varint(&over, 0);
+	cg_u8(&over, HX_IA_JOIN);
+	cg_varint(&over, HX_CAUSE_MAX + 1);
+	for (int i = 0; i <= HX_CAUSE_MAX; i++)
+		cg_cause(&over, NULL, 0, 1, 1);
+	p = over.p;
+	assert_int_equal(hx__decode_record(&f->d, &p, over.p + over.len, &ev, NULL, NULL, &why), -1);
+	assert_string_equal(why, "EFFECT: cause count over HX_CAUSE_MAX");
+	cg_free(&over);
 }
 
 static void test_trace_end_clears(void **state)
