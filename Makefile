@@ -41,7 +41,7 @@ bench-core:
 	@if [ -f bench/run-core.sh ]; then \
 	  bash bench/run-core.sh $(BUILD); \
 	else \
-	  echo "bench/run-core.sh is not there yet: no core benchmarks to run"; \
+	  echo "bench/run-core.sh not found: no core benchmarks to run"; \
 	fi
 
 # ldconfig: so programs linked against the freshly installed shared library find it at run time.

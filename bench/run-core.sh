@@ -245,7 +245,11 @@ run_lttng() { # MODE THREADS RUN
 
 # ---- the machine ------------------------------------------------------------------------------
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-say "core benchmark: $BUILD, $runs runs per cell, $(nproc) CPUs (${cpu_model:-unknown}), load $(cut -d' ' -f1-3 /proc/loadavg)"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+say "core benchmark: $BUILD, $runs runs per cell, $(nproc) CPUs (${cpu_model:-unknown}), load $load_start"
+if awk -v l="${load_start%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+	warn "the machine is busy (load average $load_start on $(nproc) CPUs): expect noisy numbers"
+fi
 
 # ---- LTTng: set up, and check that it really records -----------------------------------------
 if lt_start; then
@@ -350,7 +354,7 @@ report=$work/report.txt
 {
 	echo "Haruspex core benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "commit $(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown), build $BUILD"
-	echo "machine: $(nproc) CPUs, ${cpu_model:-unknown}, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "machine: $(nproc) CPUs, ${cpu_model:-unknown}, $(uname -sr); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	if [ "$lt_ok" = 1 ] || [ -n "${lns[point,1]:-}" ]; then
 		echo "peer: LTTng-UST $(pkg-config --modversion lttng-ust 2>/dev/null || echo '?'), lttng-tools $(lttng --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1), per-user buffers, 8 x 4 MiB sub-buffers per CPU, discard mode"
 	fi

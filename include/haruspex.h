@@ -25,11 +25,15 @@
  *     "(null)"; a call that cannot be honoured (block end without begin, leave without enter, an
  *     ended entity, a handle from the parent used after fork()) records nothing. Every case is
  *     counted (hx_stats_get(), `hx stats`).
- *   - With tracing off (no hx_init() and no HARUSPEX_* environment, or after hx_shutdown()) every
- *     recording call is one load and a not-taken branch.
- *   - Recording calls may be made from a signal handler: one that interrupts another recording
- *     call on the same thread records nothing (counted as REENTRANT) rather than interleave with
- *     it. hx_init(), hx_shutdown() and hx_entity_begin()/hx_entity_end() (which allocate) are not
+ *   - With tracing never started (no hx_init() and no HARUSPEX_* environment) the short forms
+ *     below (hx_point, hx_block_begin ...) are one load and a not-taken branch, and the *_attrs
+ *     functions return at their first test. After hx_shutdown() calls are counted as
+ *     AFTER_SHUTDOWN. With the none sink or a failed sink, calls keep their bookkeeping (block
+ *     depth, current trace, sequence numbers) so misuse is judged the same; a dropped event uses
+ *     up its sequence number, so readers see the gap.
+ *   - Recording calls may be made from a signal handler once the thread has recorded an event
+ *     (its first call allocates its writer state): one that interrupts another recording call on
+ *     the same thread records nothing (counted as REENTRANT) rather than interleave with it. hx_init(), hx_shutdown() and hx_entity_begin()/hx_entity_end() (which allocate) are not
  *     async-signal-safe.
  */
 #ifndef HARUSPEX_H
@@ -94,7 +98,7 @@ HX_API const char *hx_strerror(int err);
  * ------------------------------------------------------------------------------------------- */
 typedef enum hx_sink_kind {
 	HX_SINK_FILE = 0,     /* trace files in cfg.dir (default) */
-	HX_SINK_STDERR = 1,   /* one human-readable line per event, for debugging (takes stderr's lock) */
+	HX_SINK_STDERR = 1,   /* one human-readable line per event, one write(2) each, for debugging */
 	HX_SINK_CALLBACK = 2, /* cfg.callback receives every event, decoded, synchronously */
 	HX_SINK_NONE = 3      /* record nothing; calls only count */
 } hx_sink_kind;
@@ -196,7 +200,7 @@ typedef struct hx_attr {
 
 /* ---------------------------------------------------------------------------------------------
  * Context: what crosses a boundary so that an effect can name its cause. A small value type: copy
- * it freely, send its bytes (issue: docs/propagation.md for the text forms).
+ * it freely between threads; across processes send its fields (trace ID, entity ID, seq, flags).
  * ------------------------------------------------------------------------------------------- */
 #define HX_CTX_SAMPLED 0x1u /* the trace is recorded */
 #define HX_CTX_VALID 0x2u   /* the context names an event (an all-zero context names nothing) */
@@ -218,12 +222,13 @@ HX_API hx_context hx_context_current(void);
  * ------------------------------------------------------------------------------------------- */
 /* Start a new trace on the current entity: records TRACE_BEGIN (named `name`) and makes later
  * events of this entity belong to it. Returns the context of the TRACE_BEGIN event (hand it to
- * other entities so they can join). A trace already current is left first (implicitly ended). */
+ * other entities so they can join). A trace already current is left without a TRACE_END event:
+ * the TRACE_BEGIN marks the switch. */
 HX_API hx_context hx_trace_begin(const char *name);
 
 /* Join the trace of a received context: records TRACE_JOIN whose cause is `ctx`; later events of
- * this entity belong to ctx's trace. An invalid or NULL ctx is counted as misuse and records
- * nothing. */
+ * this entity belong to ctx's trace (a trace already current is left without a TRACE_END event).
+ * An invalid or NULL ctx is counted as misuse and records nothing. */
 HX_API void hx_trace_join(const hx_context *ctx, const char *name);
 
 /* Leave the current trace: records TRACE_END. Without a current trace: misuse, nothing recorded. */
@@ -340,7 +345,7 @@ HX_API hx_context hx_effect_attrs(hx_interaction kind, const char *name, const h
 	XX(NO_TRACE, "trace end or trace annotation without a current trace, ignored")            \
 	XX(BAD_CONTEXT, "invalid or NULL context, ignored")                                        \
 	XX(AFTER_SHUTDOWN, "call after hx_shutdown(), ignored")                                    \
-	XX(AFTER_FORK, "handle from the parent used in a fork()ed child, ignored")                 \
+	XX(AFTER_FORK, "entity from before a fork() or an earlier hx_init() used, ignored")       \
 	XX(BAD_ARGUMENT, "other invalid argument (bad kind, target or state), ignored")            \
 	XX(REENTRANT, "recording call nested in another on the same thread (signal handler, callback), ignored")                       \
 	XX(FILES_DELETED, "old trace files deleted by the max_files limit")                        \
@@ -469,19 +474,28 @@ static inline hx_context hx_effect(hx_interaction kind, const char *name, const 
 #define HX_BLOCK_BEGIN_WITH(name, ...) hx_block_begin_attrs((name), HX_ATTRS(__VA_ARGS__))
 
 /* HX_SCOPE("name"): a block that ends when the enclosing C scope exits (GCC/Clang cleanup
- * attribute, so early returns and breaks end it too). HX_FUNC(): the same, named after the
- * function. One per scope line. */
+ * attribute, so early returns and breaks end it too); the end is recorded only if the begin was
+ * (tracing may start or stop inside the scope). HX_FUNC(): the same, named after the function.
+ * One per scope line. */
 #if defined(__GNUC__)
-static inline void hx__scope_end(int *unused)
+static inline void hx__scope_end(int *begun)
 {
-	(void)unused;
-	hx_block_end();
+	if (*begun)
+		hx_block_end_attrs(NULL, 0);
+}
+static inline int hx__scope_begin(const char *name)
+{
+	if (HX__UNLIKELY(hx__state)) {
+		hx_block_begin_attrs(name, NULL, 0);
+		return 1;
+	}
+	return 0;
 }
 #define HX__CAT2(a, b) a##b
 #define HX__CAT(a, b) HX__CAT2(a, b)
 #define HX_SCOPE(name)                                                                            \
 	int HX__CAT(hx__scope_, __LINE__) __attribute__((cleanup(hx__scope_end), unused)) =        \
-	    (hx_block_begin(name), 0)
+	    hx__scope_begin(name)
 #define HX_FUNC() HX_SCOPE(__func__)
 #endif
 

@@ -23,6 +23,7 @@ base_packages=(
 bench_packages=(
   liblttng-ust-dev  # the LTTng-UST peer the point-event budget is measured against
   lttng-tools       # lttng-sessiond, to record the LTTng peer's events
+  babeltrace2       # reads the LTTng trace back, to check that the peer recorded every event
 )
 
 usage() {

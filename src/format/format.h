@@ -40,7 +40,7 @@
  *            ended by a zero key length, no more than up to offset 1024. Keys: "host", "program",
  *            "service", "pid", "hx.version".
  *  1024 8*N  counters: N = HX_FILE_COUNTERS u64 slots, updated with atomic adds while the process
- *            runs; slot k is hx_counter_id k (haruspex.h), slot HX_FILE_COUNTER_EVENTS is unused
+ *            runs; slot k is hx_counter_id k (haruspex.h); slots past HX_COUNT__MAX are zero
  *  2048 ..   reserved, zero
  *
  * CHUNK (a slot that holds data)
@@ -53,8 +53,9 @@
  *    16   8  base ticks: the first record's time delta is relative to this
  *    24   8  commit word: low 32 bits = payload bytes committed, high 32 bits = CRC32C over chunk
  *            bytes [0, 24) followed by the committed payload. Written with one 8-byte atomic
- *            store after each record, so a reader sees either the old or the new commit, and a
- *            record is either entirely committed or ignored. Payload beyond it is a torn tail.
+ *            store after each recording call (covering the event and the STRING/CONTEXT records
+ *            it needed), so a reader sees either the old or the new commit, and a call's records
+ *            are either entirely committed or ignored. Payload beyond it is a torn tail.
  *    32  ..  payload: records, back to back
  *
  *   A chunk decodes on its own: string IDs are local to the chunk (defined before first use) and

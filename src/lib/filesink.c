@@ -187,12 +187,19 @@ static struct hx__file *file_create(struct hx__tracer *tr)
 	f->fd = -1;
 	f->seq = fs->next_file_seq;
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof path, "%s/%s-%ld-%llu-%u.hx", tr->dir, tr->program, (long)tr->pid,
-	                 (unsigned long long)fs->start_ms, f->seq);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		fail(tr, "trace file name too long in", tr->dir, ENAMETOOLONG);
-		free(f);
-		return NULL;
+	for (int attempt = 0;; attempt++) {
+		int n = snprintf(path, sizeof path, "%s/%s-%ld-%llu-%u.hx", tr->dir, tr->program, (long)tr->pid,
+		                 (unsigned long long)fs->start_ms, f->seq);
+		if (n < 0 || (size_t)n >= sizeof path) {
+			fail(tr, "trace file name too long in", tr->dir, ENAMETOOLONG);
+			free(f);
+			return NULL;
+		}
+		/* A restart within the same millisecond (or a reused pid) must not fail on O_EXCL:
+		 * move the name's start time on until it is free. */
+		if (access(path, F_OK) != 0 || attempt == 1000)
+			break;
+		fs->start_ms++;
 	}
 	f->path = strdup(path);
 	uint8_t *h = calloc(1, HX_FILE_HEADER_BYTES);
