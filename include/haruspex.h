@@ -398,7 +398,8 @@ typedef struct hx_event {
 	uint64_t entity_id;
 	uint64_t seq;           /* sequence number on the entity: (entity_id, seq) is the event ID */
 	uint8_t trace_id[16];   /* the trace the entity was in; all zero outside any trace */
-	const char *name;       /* NUL-terminated; "" for kinds without a name */
+	const char *name;       /* NUL-terminated; "" for kinds without a name; for STATE the reason
+	                           ("" if none) */
 	size_t name_len;
 	const hx_attr *attrs;   /* string values point into the record: use v.s.len, not strlen */
 	size_t nattrs;
@@ -414,6 +415,7 @@ typedef struct hx_event {
 	int counter_is_int;          /* COUNTER: 1 if counter_int holds the value */
 	int64_t counter_int;
 	double counter_double;
+	uint64_t parent_id;          /* ENTITY_BEGIN: the entity that created it (0 for threads) */
 } hx_event;
 
 /* Static names: "point", "block_begin" ..., "message", "request" ..., NULL if unknown. */

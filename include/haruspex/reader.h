@@ -38,8 +38,9 @@ HX_API int hx_reader_open(hx_reader **out, const char *path, hx_read_order order
 /* Release everything; NULL is a no-op. */
 HX_API void hx_reader_close(hx_reader *r);
 
-/* Next event: HX_OK and *ev filled, HX_EOF at the end, or HX_ENOMEM. Damage does not stop
- * the reading: it is reported by hx_reader_damage(). */
+/* Next event: HX_OK and *ev filled, HX_EOF at the end, or HX_ENOMEM (also when a damage report
+ * could not be stored: the reader stops rather than lose it silently). Damage does not stop the
+ * reading: it is reported by hx_reader_damage(). */
 HX_API int hx_reader_next(hx_reader *r, hx_event *ev);
 
 /* Index of the process (see hx_reader_process) whose files held the event returned last. */

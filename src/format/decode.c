@@ -360,6 +360,7 @@ static int decode_event(hx__decoder *d, const uint8_t **p, const uint8_t *q, con
 		if (get_u8(&q, end, &u) || get_varint(&q, end, &ev->tid) || get_u64(&q, end, &v))
 			BAD("ENTITY_BEGIN: truncated");
 		ev->entity_kind = (hx_entity_kind)u;
+		ev->parent_id = v;
 		break;
 	case HX_EV_TRACE_BEGIN:
 	case HX_EV_TRACE_JOIN:

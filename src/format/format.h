@@ -69,8 +69,9 @@
  *                 entity's sequence number by one
  *     0x40..0x5f  future event kinds: byte 1.. varint length L, then L bytes; advance seq
  *     0x60..0x7f  future non-event records: varint length L, then L bytes
- *   Events begin with: varint dt (ticks since the previous record's time, or since the chunk's base
- *   ticks), then kind-specific fields, then if kind & 0x80: the attribute list.
+ *   Events begin with: varint dt (ticks since the previous *event* of the chunk, or since the
+ *   chunk's base ticks for the first; STRING, CONTEXT and SYNC records do not move time), then
+ *   kind-specific fields, then if kind & 0x80: the attribute list.
  *
  *   STRING   0x01  varint id (1, 2, ... in order of definition in the chunk), varint len, bytes
  *   CONTEXT  0x02  u64 entity ID, varint next seq, u8 flags (bit 0: a trace follows),

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,8 +449,14 @@ int hx__filesink_open(struct hx__tracer *tr)
 	fs->proc->chunk_bytes = tr->cfg.chunk_bytes;
 	fs->proc->stream_id = HX_STREAM_PROCESS;
 	write_sync(tr);
+	/* The thread blocks every signal (it inherits the mask): the program's handlers must run on the
+	 * program's threads, never on ours (a handler that records would give it a thread state). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&fs->thread, NULL, background, tr) == 0)
 		fs->thread_started = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* Without the thread writers map windows themselves (counted): slower, nothing lost. */
 	return HX_OK;
 }
@@ -563,5 +570,15 @@ void hx__filesink_close(struct hx__tracer *tr)
 		close(f->fd);
 		f->fd = -1;
 	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void hx__filesink_remove(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	pthread_mutex_lock(&fs->lock);
+	for (struct hx__file *f = fs->files; f; f = f->next)
+		if (f->path && f->path[0] && unlink(f->path) == 0)
+			f->path[0] = 0;
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -184,8 +184,14 @@ int hx_init(const hx_config *cfg)
 			pthread_mutex_unlock(&life_lock);
 			return HX_ESTATE;
 		}
-		/* Started from the environment at load time: restart with the program's settings. */
+		/* Started from the environment at load time: restart with the program's settings. If
+		 * nothing was recorded yet (the usual case: hx_init() early in main), the first run's
+		 * files hold nothing and are removed, so one run leaves one process instance. */
+		struct hx__tracer *old = atomic_load(&hx__tracer_cur);
+		int empty = old && hx__tracer_events(old) == 0;
 		stop_locked();
+		if (empty && old->fs)
+			hx__filesink_remove(old);
 	}
 	started_by_env = 0;
 	rc = start_locked(&resolved);
@@ -271,17 +277,30 @@ static struct hx__tracer *restart_in_child(void)
 }
 
 /* ---- thread states ---- */
+
+/* Events recorded by the threads still on tr's list. */
+static uint64_t live_events(struct hx__tracer *tr)
+{
+	uint64_t n = 0;
+	pthread_mutex_lock(&tr->lock);
+	for (struct hx__thread *t = tr->threads; t; t = t->next)
+		n += atomic_load_explicit(&t->events, memory_order_relaxed);
+	pthread_mutex_unlock(&tr->lock);
+	return n;
+}
+
 uint64_t hx__events_total(struct hx__tracer *tr)
 {
 	uint64_t n = atomic_load(&events_of_exited_threads);
 	/* Threads of earlier runs that have not recorded since are still on their run's list. */
-	for (; tr; tr = tr->prev) {
-		pthread_mutex_lock(&tr->lock);
-		for (struct hx__thread *t = tr->threads; t; t = t->next)
-			n += atomic_load_explicit(&t->events, memory_order_relaxed);
-		pthread_mutex_unlock(&tr->lock);
-	}
+	for (; tr; tr = tr->prev)
+		n += live_events(tr);
 	return n;
+}
+
+uint64_t hx__tracer_events(struct hx__tracer *tr)
+{
+	return atomic_load(&tr->exited_events) + live_events(tr);
 }
 
 void hx__thread_list_fence(struct hx__tracer *tr)
@@ -304,6 +323,7 @@ static void thread_unlink(struct hx__thread *t)
 	}
 	pthread_mutex_unlock(&tr->lock);
 	atomic_fetch_add(&events_of_exited_threads, atomic_load(&t->events));
+	atomic_fetch_add(&tr->exited_events, atomic_load(&t->events));
 }
 
 static void thread_free(struct hx__thread *t)
@@ -409,7 +429,18 @@ static void thread_exit(void *arg)
 	if (!t)
 		return;
 	struct hx__tracer *tr = atomic_load(&hx__tracer_cur);
-	if (hx__state == 1 && tr == t->tracer && t->gen == tr->gen)
+	int live = hx__state == 1 && tr == t->tracer && t->gen == tr->gen;
+	/* Explicit entities still entered are left, as by hx_entity_leave(): otherwise their owner
+	 * would point at this freed state, and no thread could ever enter or end them again. */
+	while (t->cur && t->cur != &t->self) {
+		struct hx_entity *e = t->cur;
+		if (live)
+			hx__emit_state(t, e, HX_STATE_WAITING);
+		t->cur = e->prev_current ? e->prev_current : &t->self;
+		e->prev_current = NULL;
+		atomic_store(&e->owner, NULL);
+	}
+	if (live)
 		hx__emit_entity_end_for_exit(t);
 	hx__chunk_release(t);
 	hx__tls = NULL;

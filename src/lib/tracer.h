@@ -130,6 +130,7 @@ struct hx__tracer {
 	/* sink */
 	hx__sink_mode mode;
 	struct hx__filesink *fs;      /* file sink state (filesink.c), NULL otherwise */
+	_Atomic uint64_t exited_events; /* events of this tracer's threads that have exited */
 	/* The tracer of the run before this one (hx_shutdown() then hx_init()), immutable: earlier
 	 * tracers stay allocated and reachable, their threads' events stay counted. */
 	struct hx__tracer *prev;
@@ -153,6 +154,7 @@ void hx__counters_attach(uint64_t *file_counters); /* mirror into a file header 
 uint64_t hx__counter_value(hx_counter_id id);
 void hx__counters_reset(void); /* a fork()ed child starts from zero */
 uint64_t hx__events_total(struct hx__tracer *tr); /* events of all threads (lib.c) */
+uint64_t hx__tracer_events(struct hx__tracer *tr); /* events recorded under tr */
 
 /* ---- clock (clock.c) ---- */
 int hx__clock_init(struct hx__tracer *tr);
@@ -185,6 +187,7 @@ uint8_t *hx__filesink_slot(struct hx__tracer *tr, void **window);
 void hx__filesink_release(struct hx__tracer *tr, void *window);
 void hx__filesink_msync(uint8_t *chunk, uint32_t chunk_bytes);
 void hx__filesink_close(struct hx__tracer *tr); /* index, clean flag, stop the background thread */
+void hx__filesink_remove(struct hx__tracer *tr); /* after close: delete the files (nothing in them) */
 
 /* ---- decode sinks (decodesink.c) ---- */
 void hx__decodesink_deliver(struct hx__thread *t, const uint8_t *rec, const uint8_t *end);

@@ -464,6 +464,51 @@ static void *hold_entity(void *arg)
 	return NULL;
 }
 
+/* A thread that ends while inside an entity leaves it: another thread may then run and end it. */
+static void *exit_inside(void *arg)
+{
+	hx_entity_enter(arg);
+	hx_point("inside");
+	return NULL;
+}
+
+static void test_thread_exits_inside_entity(void **state)
+{
+	fixture *f = *state;
+	start_file(f->dir);
+	hx_entity *e = hx_entity_begin("orphan", HX_ENTITY_COROUTINE);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, exit_inside, e), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	hx_stats b;
+	hx_stats_get(&b);
+	hx_entity_enter(e);
+	hx_point("main-inside");
+	hx_entity_leave();
+	hx_entity_end(e);
+	expect_no_counts(&b);
+	hxt_events evs = {0};
+	finish_and_read(f->dir, &evs);
+	const hxt_event *ob = hxt_find_name(&evs, HX_EV_ENTITY_BEGIN, "orphan");
+	assert_non_null(ob);
+	/* begin, running, inside, waiting (at the thread's exit), running, main-inside, waiting, end */
+	static const hx_event_kind kinds[] = {HX_EV_ENTITY_BEGIN, HX_EV_STATE, HX_EV_POINT, HX_EV_STATE,
+	                                      HX_EV_STATE,        HX_EV_POINT, HX_EV_STATE, HX_EV_ENTITY_END};
+	size_t n = 0;
+	for (size_t i = 0; i < evs.n; i++) {
+		const hx_event *ev = &evs.v[i].ev;
+		if (ev->entity_id != ob->ev.entity_id)
+			continue;
+		assert_true(n < 8);
+		assert_int_equal(ev->kind, kinds[n]);
+		if (n == 3)
+			assert_int_equal(ev->state, HX_STATE_WAITING);
+		n++;
+	}
+	assert_int_equal(n, 8);
+	hxt_events_free(&evs);
+}
+
 static void test_entity_misuse(void **state)
 {
 	fixture *f = *state;
@@ -505,8 +550,28 @@ static void test_entity_misuse(void **state)
 	hx_entity_end(g_shared); /* now it may end */
 	expect_counts(&b, HX_COUNT_LEAVE_WITHOUT_ENTER, 2, HX_COUNT_BAD_ENTITY, 4);
 
+	/* ending an entered entity that is not the innermost one: the chain of entered entities
+	 * skips it, and leaving the inner one returns to the thread (ASan: nothing freed is used) */
+	hx_entity *outer = hx_entity_begin("outer", HX_ENTITY_COROUTINE);
+	hx_entity *inner = hx_entity_begin("inner", HX_ENTITY_COROUTINE);
+	hx_entity_enter(outer);
+	hx_entity_enter(inner);
+	uint64_t inner_id = hx_context_current().entity_id;
+	hx_entity_end(outer);
+	assert_int_equal(hx_context_current().entity_id, inner_id); /* still in inner */
+	hx_entity_leave();
+	hx_point("thread-again");
+	hx_context back = hx_context_current();
+	hx_entity_leave(); /* nothing entered any more */
+	expect_counts(&b, HX_COUNT_LEAVE_WITHOUT_ENTER, 3, HX_COUNT_BAD_ENTITY, 4);
+	hx_entity_end(inner);
+
 	hxt_events evs = {0};
 	finish_and_read(f->dir, &evs);
+	const hxt_event *ta = hxt_find(&evs, back.entity_id, back.seq);
+	assert_non_null(ta);
+	assert_string_equal(ta->ev.name, "thread-again");
+	assert_int_equal(back.entity_id, c.entity_id); /* the thread's own entity */
 	const hxt_event *p = hxt_find(&evs, c.entity_id, c.seq);
 	assert_non_null(p);
 	assert_string_equal(p->ev.name, "still-on-main");
@@ -642,6 +707,67 @@ static void test_after_shutdown(void **state)
 	assert_int_equal(evs.n, 5 + 2);
 	for (size_t i = 0; i < evs.n; i++)
 		assert_string_not_equal(evs.v[i].ev.name, "after");
+	hxt_events_free(&evs);
+}
+
+/* hx_shutdown() while other threads record: each of their calls is either in the trace or
+ * counted as after-shutdown, and the trace is intact. */
+static _Atomic int g_stop, g_started;
+static _Atomic uint64_t g_calls;
+
+static void *keep_recording(void *arg)
+{
+	(void)arg;
+	uint64_t n = 0;
+	HX_POINT_WITH("racing", HX_INT("n", (int64_t)n++));
+	g_started++;
+	while (!g_stop)
+		HX_POINT_WITH("racing", HX_INT("n", (int64_t)n++));
+	HX_POINT_WITH("racing", HX_INT("n", (int64_t)n++)); /* surely after the shutdown */
+	g_calls += n;
+	return NULL;
+}
+
+static void test_shutdown_while_recording(void **state)
+{
+	fixture *f = *state;
+	hx_config cfg;
+	hx_config_init(&cfg);
+	cfg.dir = f->dir;
+	cfg.chunk_bytes = 4096; /* frequent chunk changes: more slow paths to race with */
+	assert_int_equal(hx_init(&cfg), HX_OK);
+	hx_stats b;
+	hx_stats_get(&b);
+	g_stop = 0;
+	g_started = 0;
+	g_calls = 0;
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, keep_recording, NULL), 0);
+	struct timespec ts = {0, 1000000};
+	while (g_started < 4)
+		nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);
+	assert_int_equal(hx_shutdown(), HX_OK);
+	g_stop = 1;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	hx_stats a;
+	hx_stats_get(&a);
+	hxt_events evs = {0};
+	hxt_read_result res;
+	assert_int_equal(hxt_read_all(f->dir, HX_ORDER_STREAM, &evs, &res, 1), HX_OK);
+	assert_int_equal(res.damage, 0);
+	size_t racing = count_named(&evs, HX_EV_POINT, "racing");
+	uint64_t after = a.count[HX_COUNT_AFTER_SHUTDOWN] - b.count[HX_COUNT_AFTER_SHUTDOWN];
+	assert_true(after >= 4); /* each thread's last call */
+	if (racing + after != g_calls)
+		fail_msg("%" PRIu64 " calls: %zu in the trace, %" PRIu64 " counted after shutdown", (uint64_t)g_calls,
+		         racing, after);
+	assert_int_equal(a.events - b.events, evs.n); /* recorded = readable */
+	size_t nent;
+	assert_int_equal(hxt_check_entities(&evs, 1, 0, UINT64_MAX, &nent), 0);
+	assert_int_equal(nent, 4);
 	hxt_events_free(&evs);
 }
 
@@ -864,7 +990,9 @@ static void test_unwritable_directory(void **state)
 		for (int k = 0; k < 10; k++)
 			hx_point("dropped");
 		hx_block_begin("dropped");
-		hx_block_end(); /* the begin was dropped: the block is not open */
+		hx_block_end(); /* the begin was dropped, but its bookkeeping kept: not a misuse */
+		hx_block_end(); /* this one is */
+		hx_context c = hx_context_current(); /* dropped events use up their sequence numbers */
 		char text[2048];
 		size_t lines = capture_end(log, text, sizeof text);
 		if (rc != HX_ESINK)
@@ -872,8 +1000,10 @@ static void test_unwritable_directory(void **state)
 		assert_true(hx_enabled());
 		if (lines != 1 || strncmp(text, "haruspex: ", 10) != 0)
 			fail_msg("dir %s: expected one message on stderr, got %zu lines: %s", dirs[i], lines, text);
-		/* the thread's ENTITY_BEGIN, ten points and the block begin */
-		expect_counts(&b, HX_COUNT_DROPPED, 12, HX_COUNT_END_WITHOUT_BEGIN, 1);
+		/* the thread's ENTITY_BEGIN, ten points, the block's begin and end */
+		expect_counts(&b, HX_COUNT_DROPPED, 13, HX_COUNT_END_WITHOUT_BEGIN, 1);
+		assert_true(c.flags & HX_CTX_VALID);
+		assert_int_equal(c.seq, 12);
 		hx_stats a;
 		hx_stats_get(&a);
 		assert_int_equal(a.events, b.events);
@@ -1166,7 +1296,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_bad_contexts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entity_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entity_across_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_exits_inside_entity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_while_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_open_across_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_cumulative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_twice, setup, teardown),
