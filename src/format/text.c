@@ -391,19 +391,6 @@ static int put_base64(hx__buf *b, const uint8_t *p, size_t n)
 
 /* ---- names of enumerations ---- */
 
-static const char *const kind_names[] = {
-	"entity_begin", "entity_end", "trace_begin", "trace_join", "trace_end",
-	"block_begin",  "block_end",  "point",       "counter",    "error",
-	"state",        "annotate",   "cause",       "effect",
-};
-
-static const char *kind_name(int k)
-{
-	if (k < HX_EV_ENTITY_BEGIN || k > HX_EV_EFFECT)
-		return NULL;
-	return kind_names[k - HX_EV_ENTITY_BEGIN];
-}
-
 static const char *enum_name(int v, const char *const *names, int n)
 {
 	return v >= 1 && v <= n ? names[v - 1] : NULL;
@@ -412,14 +399,11 @@ static const char *enum_name(int v, const char *const *names, int n)
 static const char *const entity_kind_names[] = {"thread", "coroutine", "task", "process"};
 static const char *const state_names[] = {"running", "waiting"};
 static const char *const target_names[] = {"trace", "entity", "block"};
-static const char *const ia_names[] = {"message", "request", "reply",   "async", "fork",
-                                       "join",    "lock",    "publish", "causal"};
 #define NAMES(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
 
 /* A known name, or the number: an unknown value is shown, not hidden. */
-static int put_enum(hx__buf *b, int v, const char *const *names, int n, int json)
+static int put_enum(hx__buf *b, int v, const char *s, int json)
 {
-	const char *s = enum_name(v, names, n);
 	if (!s)
 		return put_i64(b, v);
 	if (json)
@@ -483,7 +467,7 @@ int hx__event_text(hx__buf *b, const hx_event *ev)
 		err |= put_hex(b, ev->trace_id + 12, 4);
 	}
 	err |= hx__buf_putc(b, ' ');
-	const char *kn = kind_name(k);
+	const char *kn = hx_event_kind_name(k);
 	size_t klen = 0;
 	if (kn) {
 		err |= hx__buf_puts(b, kn);
@@ -501,7 +485,7 @@ int hx__event_text(hx__buf *b, const hx_event *ev)
 	switch (k) {
 	case HX_EV_ENTITY_BEGIN:
 		err |= hx__buf_puts(b, " kind=");
-		err |= put_enum(b, ev->entity_kind, NAMES(entity_kind_names), 0);
+		err |= put_enum(b, ev->entity_kind, enum_name(ev->entity_kind, NAMES(entity_kind_names)), 0);
 		if (ev->tid) {
 			err |= hx__buf_puts(b, " tid=");
 			err |= put_u64(b, ev->tid);
@@ -509,16 +493,16 @@ int hx__event_text(hx__buf *b, const hx_event *ev)
 		break;
 	case HX_EV_STATE:
 		err |= hx__buf_puts(b, " state=");
-		err |= put_enum(b, ev->state, NAMES(state_names), 0);
+		err |= put_enum(b, ev->state, enum_name(ev->state, NAMES(state_names)), 0);
 		break;
 	case HX_EV_ANNOTATE:
 		err |= hx__buf_puts(b, " target=");
-		err |= put_enum(b, ev->target, NAMES(target_names), 0);
+		err |= put_enum(b, ev->target, enum_name(ev->target, NAMES(target_names)), 0);
 		break;
 	case HX_EV_CAUSE:
 	case HX_EV_EFFECT:
 		err |= hx__buf_puts(b, " ia=");
-		err |= put_enum(b, ev->interaction, NAMES(ia_names), 0);
+		err |= put_enum(b, ev->interaction, hx_interaction_name(ev->interaction), 0);
 		break;
 	case HX_EV_COUNTER:
 		err |= hx__buf_puts(b, " value=");
@@ -614,7 +598,7 @@ int hx__event_json(hx__buf *b, const hx_event *ev)
 	err |= hx__time_iso(b, ev->time_ns);
 	err |= hx__buf_putc(b, '"');
 	err |= json_key(b, "kind");
-	const char *kn = kind_name(k);
+	const char *kn = hx_event_kind_name(k);
 	if (kn)
 		err |= hx__json_string(b, kn, strlen(kn));
 	else
@@ -630,23 +614,23 @@ int hx__event_json(hx__buf *b, const hx_event *ev)
 	switch (k) {
 	case HX_EV_ENTITY_BEGIN:
 		err |= json_key(b, "entity_kind");
-		err |= put_enum(b, ev->entity_kind, NAMES(entity_kind_names), 1);
+		err |= put_enum(b, ev->entity_kind, enum_name(ev->entity_kind, NAMES(entity_kind_names)), 1);
 		err |= json_key(b, "tid");
 		err |= put_u64(b, ev->tid);
 		break;
 	case HX_EV_STATE:
 		err |= json_key(b, "state");
-		err |= put_enum(b, ev->state, NAMES(state_names), 1);
+		err |= put_enum(b, ev->state, enum_name(ev->state, NAMES(state_names)), 1);
 		break;
 	case HX_EV_ANNOTATE:
 		err |= json_key(b, "target");
-		err |= put_enum(b, ev->target, NAMES(target_names), 1);
+		err |= put_enum(b, ev->target, enum_name(ev->target, NAMES(target_names)), 1);
 		break;
 	case HX_EV_CAUSE:
 	case HX_EV_EFFECT:
 	case HX_EV_TRACE_JOIN:
 		err |= json_key(b, "interaction");
-		err |= put_enum(b, ev->interaction, NAMES(ia_names), 1);
+		err |= put_enum(b, ev->interaction, hx_interaction_name(ev->interaction), 1);
 		break;
 	case HX_EV_COUNTER:
 		err |= json_key(b, "value");
