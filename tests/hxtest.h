@@ -339,7 +339,11 @@ static inline char *hxt_canon(const hx_event *e, const hxt_names *nm)
 		hxt_buf_printf(&b, "(strlen-mismatch)");
 	switch (e->kind) {
 	case HX_EV_ENTITY_BEGIN:
-		hxt_buf_printf(&b, " ekind=%d tid=%s", (int)e->entity_kind, e->tid ? "yes" : "0");
+		hxt_buf_printf(&b, " ekind=%d tid=%s parent=", (int)e->entity_kind, e->tid ? "yes" : "0");
+		if (e->parent_id)
+			hxt_put_entity(&b, nm, e->parent_id);
+		else
+			hxt_buf_printf(&b, "0");
 		break;
 	case HX_EV_STATE:
 		hxt_buf_printf(&b, " state=%d", (int)e->state);

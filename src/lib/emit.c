@@ -289,7 +289,10 @@ __attribute__((noinline)) static int make_room(struct hx__thread **tp, size_t ne
 		return ROOM_DROP;
 	if (t->mode == HX__MODE_DROP || hx__chunk_next(t) != 0 ||
 	    (uintptr_t)t->pos + need > atomic_load_explicit(&t->end, memory_order_relaxed)) {
-		hx__count(HX_COUNT_DROPPED);
+		/* No chunk because hx_shutdown() closed the sink meanwhile: the call came too late,
+		 * the sink did not fail. */
+		hx__count(__atomic_load_n(&hx__state, __ATOMIC_ACQUIRE) == 1 ? HX_COUNT_DROPPED
+		                                                               : HX_COUNT_AFTER_SHUTDOWN);
 		return ROOM_DROP;
 	}
 	return 0;

@@ -312,6 +312,14 @@ static size_t run_round(int round, const char *base, unsigned *rng, size_t *torn
 	return verified;
 }
 
+static char base[512];
+
+static void remove_base(void)
+{
+	if (base[0])
+		hxt_rmrf(base);
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 50;
@@ -325,11 +333,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	char base[512];
 	if (hxt_mkdtemp(base, sizeof base, "crash") != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
+	atexit(remove_base); /* the children leave with _exit() or SIGKILL: only the parent runs it */
 	unsigned rng = 12345;
 	size_t total = 0, torn = 0, min = SIZE_MAX, max = 0;
 	for (int i = 0; i < rounds; i++) {
@@ -340,7 +348,6 @@ int main(int argc, char **argv)
 		if (v > max)
 			max = v;
 	}
-	hxt_rmrf(base);
 	printf("crash: %d rounds, %zu reported events verified (%zu to %zu per round), %zu torn tails, %d failures\n",
 	       rounds, total, min, max, torn, failures);
 	return failures ? 1 : 0;

@@ -572,13 +572,21 @@ static void flips(original *o)
 	       o->len, data_chunks, o->nev, trials);
 }
 
+static char base[512];
+
+static void remove_base(void)
+{
+	if (base[0])
+		hxt_rmrf(base);
+}
+
 int main(void)
 {
-	char base[512];
 	if (hxt_mkdtemp(base, sizeof base, "damage") != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
+	atexit(remove_base); /* also on the early exits of a failing run */
 	char dir[700];
 	original o;
 
@@ -601,7 +609,6 @@ int main(void)
 	printf("damage: truncations %.1f s, flips %.1f s%s\n", t1 - t0, now_s() - t1,
 	       HXT_SANITIZED ? " (sanitized build: cuts in all-zero stretches sampled)" : "");
 
-	hxt_rmrf(base);
 	if (failures)
 		printf("damage: %d failures\n", failures);
 	return failures ? 1 : 0;

@@ -55,6 +55,13 @@ typedef struct ent {
 	int ended;
 } ent;
 
+static char dir[512];
+
+static void remove_dir(void)
+{
+	hxt_rmrf(dir);
+}
+
 int main(int argc, char **argv)
 {
 	int nthreads = 8;
@@ -81,12 +88,13 @@ int main(int argc, char **argv)
 	}
 	g_events_per_thread = per;
 
-	char dir[512];
 	if (keep)
 		snprintf(dir, sizeof dir, "%s", keep);
 	else if (hxt_mkdtemp(dir, sizeof dir, "threads") != 0) {
 		perror("mkdtemp");
 		return 1;
+	} else {
+		atexit(remove_dir); /* also on the early returns of a failing run */
 	}
 	hx_config cfg;
 	hx_config_init(&cfg);
@@ -183,7 +191,5 @@ int main(int argc, char **argv)
 	printf("threads: %d threads x %" PRIu64 " events: %" PRIu64 " read back, %" PRIu64 " bytes in %" PRIu64
 	       " file(s); recording %.2f s, reading %.2f s%s\n",
 	       nthreads, per, total, info.bytes, info.files, t1 - t0, t2 - t1, HXT_SANITIZED ? " (sanitized build)" : "");
-	if (!keep)
-		hxt_rmrf(dir);
 	return failures ? 1 : 0;
 }

@@ -585,8 +585,18 @@ static void check_structure(const hxt_events *evs)
 		if (e->entity_kind == HX_ENTITY_THREAD) {
 			threads++;
 			assert_true(e->tid != 0);
+			assert_int_equal(e->parent_id, 0);
 		} else {
+			/* the parent is the creator's current entity: co-2 was made inside task-1, the
+			 * others on the main thread */
 			assert_int_equal(e->tid, 0);
+			const hxt_event *creator = hxt_find(evs, e->parent_id, 0);
+			assert_non_null(creator);
+			assert_int_equal(creator->ev.kind, HX_EV_ENTITY_BEGIN);
+			if (!strcmp(e->name, "co-2"))
+				assert_string_equal(creator->ev.name, "task-1");
+			else
+				assert_int_equal(creator->ev.entity_kind, HX_ENTITY_THREAD);
 		}
 	}
 	assert_int_equal(threads, 1 + 2 + 3); /* main, two migration threads, three subscribers */

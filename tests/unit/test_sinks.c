@@ -595,6 +595,28 @@ static void test_env_overrides(void **state)
 	assert_int_equal(st.st_size, 0);
 }
 
+/* A program built against an older, smaller hx_config: the fields it does not have take their
+ * defaults, whatever lies in memory after its struct. */
+static void test_config_from_older_header(void **state)
+{
+	fixture *f = *state;
+	hx_config cfg;
+	hx_config_init(&cfg);
+	cfg.dir = f->dir;
+	cfg.size = offsetof(hx_config, chunk_bytes); /* the struct ended before chunk_bytes */
+	cfg.chunk_bytes = 1000;                       /* not a valid size: must not be looked at */
+	cfg.quiet = 12345;
+	assert_int_equal(hx_init(&cfg), HX_OK);
+	hx_point("old-abi");
+	assert_int_equal(hx_shutdown(), HX_OK);
+	hxt_events evs = {0};
+	hxt_read_result res;
+	read_clean(f->dir, &evs, &res);
+	assert_non_null(hxt_find_name(&evs, HX_EV_POINT, "old-abi"));
+	assert_int_equal(header_chunk_bytes(f->dir), HX_CHUNK_DEFAULT);
+	hxt_events_free(&evs);
+}
+
 /* ---- tracing started by the environment alone ---- */
 
 /* Child modes, run as this program exec'd with HARUSPEX_* set by the test. */
@@ -696,6 +718,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_max_files_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_from_older_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_autostart_from_environment, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
