@@ -100,7 +100,7 @@ typedef enum hx_sink_kind {
 	HX_SINK_FILE = 0,     /* trace files in cfg.dir (default) */
 	HX_SINK_STDERR = 1,   /* one human-readable line per event, one write(2) each, for debugging */
 	HX_SINK_CALLBACK = 2, /* cfg.callback receives every event, decoded, synchronously */
-	HX_SINK_NONE = 3      /* record nothing; calls only count */
+	HX_SINK_NONE = 3      /* record nothing, count nothing (bookkeeping and misuse counts go on) */
 } hx_sink_kind;
 
 typedef enum hx_fsync_policy {
@@ -186,7 +186,9 @@ typedef struct hx_attr {
 
 #define HX_NAME_MAX 255        /* longest name, attribute key or unit recorded, in bytes */
 #define HX_ATTR_MAX 32         /* most attributes per event; more are dropped and counted */
-#define HX_VALUE_MAX 4096      /* longest string/bytes value recorded; longer are truncated, counted */
+#define HX_VALUE_MAX 4096      /* longest string/bytes value recorded; longer are truncated, counted.
+                                  An event's attributes must also fit in one chunk (chunk_bytes): with
+                                  chunks under 16 KiB, attributes that do not fit are dropped, counted */
 
 #define HX_INT(k, x) ((hx_attr){.key = (k), .type = HX_ATTR_INT, .v = {.i = (int64_t)(x)}})
 #define HX_DOUBLE(k, x) ((hx_attr){.key = (k), .type = HX_ATTR_DOUBLE, .v = {.d = (double)(x)}})

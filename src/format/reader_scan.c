@@ -449,6 +449,27 @@ static int leading_gap_expected(const hx_reader *r, const hx__rproc *p)
 	return p->min_file_seq > 0 && last->counters[HX_COUNT_FILES_DELETED] > 0;
 }
 
+/* Does the chunk's committed content match its CRC? Only asked for chunks that claim the same
+ * (stream, seq) as another: the one with a damaged header must not win over the intact one. */
+static int chunk_crc_ok(const hx_reader *r, const hx__rchunk *ch)
+{
+	if (ch->state == CHUNK_BAD)
+		return 0;
+	size_t n = HX_CHUNK_HEADER_BYTES + (size_t)ch->committed;
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		return 1; /* cannot tell: keep the reader's usual choice */
+	long got = hx__src_read(&r->files[ch->file].src, ch->offset, buf, n);
+	int ok = got == (long)n;
+	if (ok) {
+		uint32_t crc = hx__crc32c(0, buf, HX_CH_CRC_PREFIX);
+		crc = hx__crc32c(crc, buf + HX_CHUNK_HEADER_BYTES, ch->committed);
+		ok = crc == ch->crc;
+	}
+	free(buf);
+	return ok;
+}
+
 static void check_stream(hx_reader *r, hx__rstream *s)
 {
 	hx__rchunk *c = &r->chunks[s->first];
@@ -463,7 +484,7 @@ static void check_stream(hx_reader *r, hx__rstream *s)
 	for (size_t i = 1; i < s->count; i++) {
 		if (c[i].seq == c[keep].seq) {
 			hx__rchunk *drop = &c[i];
-			if (c[keep].state == CHUNK_BAD && c[i].state != CHUNK_BAD) {
+			if (!chunk_crc_ok(r, &c[keep]) && chunk_crc_ok(r, &c[i])) {
 				drop = &c[keep];
 				keep = i;
 			}

@@ -162,15 +162,21 @@ static void build_header(struct hx__tracer *tr, uint8_t *h, uint32_t file_seq)
 	*p = 0;
 }
 
-/* Delete this process's oldest files beyond max_files. Caller holds fs->lock. */
+/* Delete this process's oldest files beyond max_files, counting from the file writers are in now:
+ * a file prepared ahead of a rotation does not count until writers move into it, so the limit
+ * never deletes the file that is being written. Caller holds fs->lock. */
 static void enforce_max_files(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
+	struct hx__window *w = atomic_load(&fs->cur);
+	struct hx__file *in_use = w ? w->file : NULL;
 	uint32_t keep = tr->cfg.max_files, n = 0;
-	if (!keep)
+	if (!keep || !in_use)
 		return;
+	int counting = 0;
 	for (struct hx__file *f = fs->files; f; f = f->next) {
-		if (++n > keep && f->path && f->path[0]) {
+		counting |= f == in_use;
+		if (counting && ++n > keep && f->path && f->path[0]) {
 			if (unlink(f->path) == 0)
 				hx__count(HX_COUNT_FILES_DELETED);
 			f->path[0] = 0; /* gone; shutdown writes no index into it */
@@ -239,7 +245,6 @@ static struct hx__file *file_create(struct hx__tracer *tr)
 	fs->files = f;
 	fs->current = f;
 	hx__counters_attach((uint64_t *)(f->header + HX_FH_COUNTERS));
-	enforce_max_files(tr);
 	return f;
 }
 
@@ -295,9 +300,18 @@ static void prepare_ahead(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
 	struct hx__window *w = atomic_load(&fs->cur);
-	if (!w || atomic_load(&w->successor))
+	if (!w)
 		return;
+	if (atomic_load(&w->successor)) {
+		if (tr->cfg.max_files) {
+			pthread_mutex_lock(&fs->lock);
+			enforce_max_files(tr);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		return;
+	}
 	pthread_mutex_lock(&fs->lock);
+	enforce_max_files(tr); /* writers may have moved into a new file since the last look */
 	if (!atomic_load(&w->successor)) {
 		struct hx__window *s = window_create(tr);
 		if (s)
@@ -540,6 +554,20 @@ static void release_unused(struct hx__tracer *tr)
 	}
 }
 
+/* A file prepared ahead of a rotation that no writer reached holds nothing: remove it, so a
+ * run leaves only files with data. Caller holds fs->lock. */
+static void remove_unused_files(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	for (struct hx__file *f = fs->files; f; f = f->next) {
+		int used = 0;
+		for (struct hx__window *w = fs->windows; w && !used; w = w->all_next)
+			used = w->file == f && atomic_load(&w->next) > 0;
+		if (!used && f->path && f->path[0] && unlink(f->path) == 0)
+			f->path[0] = 0;
+	}
+}
+
 void hx__filesink_close(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
@@ -554,6 +582,8 @@ void hx__filesink_close(struct hx__tracer *tr)
 	}
 	pthread_mutex_lock(&fs->lock);
 	fs->closing = 1;
+	remove_unused_files(tr);
+	enforce_max_files(tr);
 	hx__counters_attach(NULL);
 	release_unused(tr);
 	for (struct hx__file *f = fs->files; f; f = f->next) {

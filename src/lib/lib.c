@@ -206,6 +206,14 @@ int hx_init(const hx_config *cfg)
 int hx_shutdown(void)
 {
 	pthread_mutex_lock(&life_lock);
+	if (child_restart) {
+		/* A fork()ed child that never recorded: its tracer was never started, just stop. */
+		child_restart = 0;
+		__atomic_store_n(&hx__state, 2, __ATOMIC_SEQ_CST);
+		started_by_env = 0;
+		pthread_mutex_unlock(&life_lock);
+		return HX_OK;
+	}
 	int rc = stop_locked();
 	started_by_env = 0;
 	pthread_mutex_unlock(&life_lock);
