@@ -214,18 +214,18 @@ static size_t attrs_reserve(const struct hx__thread *t, const hx_attr *attrs, si
 	return total;
 }
 
-/* Copy the first n attributes of sp without those of an unknown type (dropped, counted) into
- * kept, and make sp use that copy. Returns how many are left. */
-__attribute__((noinline)) static size_t attrs_drop_bad(struct spec *sp, hx_attr *kept, size_t n)
+/* Copy the first n attributes without those of an unknown type (dropped, counted) into kept.
+ * Returns how many are left. Takes the array, not the spec: passing the spec's address to an
+ * out-of-line function would make every call build the whole spec on the stack. */
+__attribute__((noinline)) static size_t attrs_drop_bad(const hx_attr *attrs, hx_attr *kept, size_t n)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (sp->attrs[i].type < HX_ATTR_INT || sp->attrs[i].type > HX_ATTR_BYTES)
+		if (attrs[i].type < HX_ATTR_INT || attrs[i].type > HX_ATTR_BYTES)
 			hx__count(HX_COUNT_ATTRS_DROPPED);
 		else
-			kept[k++] = sp->attrs[i];
+			kept[k++] = attrs[i];
 	}
-	sp->attrs = kept;
 	return k;
 }
 
@@ -318,8 +318,10 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 	if (sp->attrs && nattrs) {
 		int bad = 0;
 		need += attrs_reserve(t, sp->attrs, &nattrs, need - RESERVE_BASE, &bad);
-		if (HX_UNLIKELY(bad))
-			nattrs = attrs_drop_bad(sp, kept, nattrs);
+		if (HX_UNLIKELY(bad)) {
+			nattrs = attrs_drop_bad(sp->attrs, kept, nattrs);
+			sp->attrs = kept;
+		}
 	} else {
 		nattrs = 0;
 	}

@@ -3,7 +3,7 @@
  * mappings, so an event is in the page cache (and survives the death of the process) the moment
  * its commit word is stored.
  *
- * Files grow by *windows* of WINDOW_CHUNKS chunk slots. A background thread reserves the disk
+ * Files grow by *windows* of 16 to 256 chunk slots (bigger while threads write fast). A background thread reserves the disk
  * space (fallocate: a full disk is an error here, never a SIGBUS in a writer), maps the window
  * and touches its pages, one window ahead of the writers. A writer takes a slot with one atomic
  * fetch-add on the current window; it only ever maps a window itself (counted as SLOW_CHUNKS) if
@@ -13,7 +13,7 @@
  *
  * Window structs are never freed while the tracer lives: a writer may still be reading
  * `cur`/`successor` of a window that the others have moved past. They are small (one per
- * WINDOW_CHUNKS chunks), and their mappings are unmapped as soon as every slot was released.
+ * window), and the background thread unmaps a window as soon as every slot was released.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -33,7 +33,9 @@
 #include "format/crc32c_inline.h"
 #include "lib/tracer.h"
 
-#define WINDOW_CHUNKS 16u
+#define WINDOW_MIN_CHUNKS 16u
+#define WINDOW_MAX_CHUNKS 256u
+#define WINDOW_FAST_NS 100000000u /* a window used up faster than this: make the next one twice as big */
 
 struct hx__file {
 	int fd;
@@ -52,6 +54,7 @@ struct hx__window {
 	_Atomic uint32_t next;      /* next slot to hand out */
 	_Atomic uint32_t released;  /* slots given back; at nchunks the mapping goes */
 	_Atomic(struct hx__window *) successor;
+	_Atomic int dead;           /* every slot released: the background thread unmaps it */
 	struct hx__window *all_next; /* every window, for cleanup; lock */
 };
 
@@ -69,6 +72,10 @@ struct hx__filesink {
 	int thread_started;
 	_Atomic int stop;
 	_Atomic uint32_t doorbell;  /* futex word: writers ring it when a window starts to be used */
+	_Atomic int sleeping;       /* the background thread waits on the doorbell: wake it */
+	_Atomic uint32_t dead_pending; /* windows waiting to be unmapped */
+	uint32_t window_chunks;     /* size of the next window; lock */
+	uint64_t last_window_ns;    /* when the last window was made; lock */
 	struct hx__thread *proc;    /* the process stream's writer (SYNC records) */
 	uint64_t start_ms;
 };
@@ -252,9 +259,21 @@ static struct hx__file *file_create(struct hx__tracer *tr)
 static struct hx__window *window_create(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
-	size_t cb = tr->cfg.chunk_bytes, bytes = (size_t)WINDOW_CHUNKS * cb;
 	if (fs->closing || atomic_load(&fs->failed))
 		return NULL;
+	/* Size: doubled while windows last less than WINDOW_FAST_NS (fewer, larger reservations
+	 * for a fast writer), back to the minimum for a slow one (little disk held ahead). */
+	uint64_t now = hx__mono_ns();
+	uint32_t nch = fs->window_chunks ? fs->window_chunks : WINDOW_MIN_CHUNKS;
+	if (fs->last_window_ns && now - fs->last_window_ns < WINDOW_FAST_NS && nch < WINDOW_MAX_CHUNKS)
+		nch *= 2;
+	else if (fs->last_window_ns && now - fs->last_window_ns >= WINDOW_FAST_NS)
+		nch = WINDOW_MIN_CHUNKS;
+	size_t cb = tr->cfg.chunk_bytes;
+	uint64_t room = (tr->cfg.max_file_bytes - HX_FILE_HEADER_BYTES) / cb; /* >= 16: config.c */
+	if (nch > room)
+		nch = (uint32_t)room;
+	size_t bytes = (size_t)nch * cb;
 	struct hx__file *f = fs->current;
 	if (!f || f->size + bytes > tr->cfg.max_file_bytes) {
 		f = file_create(tr);
@@ -288,7 +307,9 @@ static struct hx__window *window_create(struct hx__tracer *tr)
 	w->base = base;
 	w->file = f;
 	w->file_off = f->size;
-	w->nchunks = WINDOW_CHUNKS;
+	w->nchunks = nch;
+	fs->window_chunks = nch;
+	fs->last_window_ns = now;
 	f->size += bytes;
 	w->all_next = fs->windows;
 	fs->windows = w;
@@ -320,6 +341,15 @@ static void prepare_ahead(struct hx__tracer *tr)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* Ask the background thread to look at its work. The system call only when it sleeps: a wake-up
+ * it does not need would only preempt the writer on its core. */
+static void ring(struct hx__filesink *fs)
+{
+	atomic_store(&fs->doorbell, 1);
+	if (atomic_load(&fs->sleeping))
+		futex_wake(&fs->doorbell);
+}
+
 uint8_t *hx__filesink_slot(struct hx__tracer *tr, void **window)
 {
 	struct hx__filesink *fs = tr->fs;
@@ -331,11 +361,8 @@ uint8_t *hx__filesink_slot(struct hx__tracer *tr, void **window)
 			return NULL;
 		uint32_t i = atomic_fetch_add(&w->next, 1);
 		if (i < w->nchunks) {
-			if (i == 0 || i == w->nchunks / 2) {
-				/* ask the background thread for the next window while this one lasts */
-				atomic_store(&fs->doorbell, 1);
-				futex_wake(&fs->doorbell);
-			}
+			if (i == 0) /* this window just became current: its successor is wanted */
+				ring(fs);
 			*window = w;
 			return w->base + (size_t)i * tr->cfg.chunk_bytes;
 		}
@@ -366,8 +393,16 @@ void hx__filesink_release(struct hx__tracer *tr, void *window)
 	struct hx__window *w = window;
 	if (!w)
 		return;
-	if (atomic_fetch_add(&w->released, 1) + 1 == w->nchunks)
-		munmap(w->base, (size_t)w->nchunks * tr->cfg.chunk_bytes);
+	if (atomic_fetch_add(&w->released, 1) + 1 != w->nchunks)
+		return;
+	struct hx__filesink *fs = tr->fs;
+	if (atomic_load(&fs->stop)) {
+		munmap(w->base, (size_t)w->nchunks * tr->cfg.chunk_bytes); /* no background thread now */
+		return;
+	}
+	atomic_store(&w->dead, 1);
+	atomic_fetch_add(&fs->dead_pending, 1);
+	ring(fs);
 }
 
 void hx__filesink_msync(uint8_t *chunk, uint32_t chunk_bytes)
@@ -395,6 +430,23 @@ static void sync_files(struct hx__filesink *fs)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* Unmap windows whose slots were all released (on this thread, not on a writer's). */
+static void unmap_dead(struct hx__tracer *tr)
+{
+	struct hx__filesink *fs = tr->fs;
+	if (!atomic_load(&fs->dead_pending))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	for (struct hx__window *w = fs->windows; w; w = w->all_next) {
+		if (w->base && atomic_load(&w->dead)) {
+			munmap(w->base, (size_t)w->nchunks * tr->cfg.chunk_bytes);
+			w->base = NULL;
+			atomic_fetch_sub(&fs->dead_pending, 1);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void *background(void *arg)
 {
 	struct hx__tracer *tr = arg;
@@ -407,6 +459,7 @@ static void *background(void *arg)
 		next_fsync = start + (uint64_t)tr->cfg.fsync_interval_ms * 1000000u;
 	while (!atomic_load(&fs->stop)) {
 		prepare_ahead(tr);
+		unmap_dead(tr);
 		uint64_t now = hx__mono_ns();
 		if (now >= next_sync) {
 			write_sync(tr);
@@ -419,8 +472,10 @@ static void *background(void *arg)
 		}
 		uint64_t wake = next_sync < next_fsync ? next_sync : next_fsync;
 		now = hx__mono_ns();
+		atomic_store(&fs->sleeping, 1);
 		if (wake > now && !atomic_exchange(&fs->doorbell, 0))
 			futex_wait(&fs->doorbell, 0, wake - now);
+		atomic_store(&fs->sleeping, 0);
 		atomic_store(&fs->doorbell, 0);
 	}
 	write_sync(tr);
@@ -470,6 +525,8 @@ int hx__filesink_open(struct hx__tracer *tr)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&fs->thread, NULL, background, tr) == 0)
 		fs->thread_started = 1;
+	else
+		atomic_store(&fs->stop, 1); /* no background thread: writers unmap windows themselves */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* Without the thread writers map windows themselves (counted): slower, nothing lost. */
 	return HX_OK;
@@ -580,6 +637,8 @@ void hx__filesink_close(struct hx__tracer *tr)
 		pthread_join(fs->thread, NULL);
 		fs->thread_started = 0;
 	}
+	atomic_store(&fs->stop, 1); /* from now on writers unmap their last windows themselves */
+	unmap_dead(tr);
 	pthread_mutex_lock(&fs->lock);
 	fs->closing = 1;
 	remove_unused_files(tr);
