@@ -84,6 +84,33 @@ static inline void hxt_rmrf(const char *path)
 	nftw(path, hxt__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The per-test fixture of the cmocka suites: a fresh temporary directory, removed afterwards
+ * with tracing stopped. */
+typedef struct hxt_fixture {
+	char dir[512];
+} hxt_fixture;
+
+static inline int hxt_fixture_setup(void **state, const char *tag)
+{
+	hxt_fixture *f = calloc(1, sizeof *f);
+	if (!f || hxt_mkdtemp(f->dir, sizeof f->dir, tag)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static inline int hxt_fixture_teardown(void **state)
+{
+	hxt_fixture *f = *state;
+	if (hx_enabled())
+		hx_shutdown();
+	hxt_rmrf(f->dir);
+	free(f);
+	return 0;
+}
+
 /* ---- owned events ---- */
 
 /* A decoded event that owns every byte it points to (one allocation). */

@@ -9,23 +9,11 @@
 #include "format/format.h"
 
 #if defined(__x86_64__) && defined(__SSE4_2__)
-#include <nmmintrin.h>
+#include "format/crc32c_inline.h"
 
 uint32_t hx__crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	uint64_t c = ~crc;
-	while (len >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		c = _mm_crc32_u64(c, v);
-		p += 8;
-		len -= 8;
-	}
-	uint32_t c32 = (uint32_t)c;
-	while (len--)
-		c32 = _mm_crc32_u8(c32, *p++);
-	return ~c32;
+	return hx__crc32c_inline(crc, buf, len);
 }
 #else
 static uint32_t crc_table[256];

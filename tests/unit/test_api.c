@@ -775,27 +775,16 @@ static void run_file(run_result *r, const char *dir)
 
 /* ---- tests ---- */
 
-typedef struct fixture {
-	char dir[512];
-} fixture;
+typedef hxt_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || hxt_mkdtemp(f->dir, sizeof f->dir, "api"))
-		return -1;
-	*state = f;
-	return 0;
+	return hxt_fixture_setup(state, "api");
 }
 
 static int teardown(void **state)
 {
-	fixture *f = *state;
-	if (hx_enabled())
-		hx_shutdown();
-	hxt_rmrf(f->dir);
-	free(f);
-	return 0;
+	return hxt_fixture_teardown(state);
 }
 
 /* The same workload through both sinks: each run is right on its own, and the callback received

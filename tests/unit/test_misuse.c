@@ -19,27 +19,16 @@
 
 #include <cmocka.h>
 
-typedef struct fixture {
-	char dir[512];
-} fixture;
+typedef hxt_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || hxt_mkdtemp(f->dir, sizeof f->dir, "misuse"))
-		return -1;
-	*state = f;
-	return 0;
+	return hxt_fixture_setup(state, "misuse");
 }
 
 static int teardown(void **state)
 {
-	fixture *f = *state;
-	if (hx_enabled())
-		hx_shutdown();
-	hxt_rmrf(f->dir);
-	free(f);
-	return 0;
+	return hxt_fixture_teardown(state);
 }
 
 static void start_file(const char *dir)

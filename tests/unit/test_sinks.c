@@ -18,32 +18,23 @@
 
 #include "format/format.h"
 
-typedef struct fixture {
-	char dir[512];
-} fixture;
+typedef hxt_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || hxt_mkdtemp(f->dir, sizeof f->dir, "sinks"))
-		return -1;
-	*state = f;
-	return 0;
+	return hxt_fixture_setup(state, "sinks");
 }
 
 static int teardown(void **state)
 {
-	fixture *f = *state;
 	if (hx_enabled())
-		hx_shutdown();
+		hx_shutdown(); /* before the environment changes under a running tracer */
 	static const char *const vars[] = {"HARUSPEX_DIR", "HARUSPEX_SINK", "HARUSPEX_SERVICE",
 	                                   "HARUSPEX_FSYNC", "HARUSPEX_CHUNK_BYTES", "HARUSPEX_MAX_FILES",
 	                                   "HARUSPEX_MAX_FILE_BYTES", "HARUSPEX_QUIET"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
-	hxt_rmrf(f->dir);
-	free(f);
-	return 0;
+	return hxt_fixture_teardown(state);
 }
 
 static void read_clean(const char *dir, hxt_events *evs, hxt_read_result *res)
