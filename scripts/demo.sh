@@ -43,7 +43,7 @@ heading "1. Run an instrumented program" \
 
 heading "2. What was stored" \
 	"One file per process (the parent and the fork()ed child): <program>-<pid>-<start ms>-<seq>.hx." \
-	"Space is reserved ahead in 1 MiB windows; the slots left unused are handed back to the file" \
+	"Space is reserved ahead in windows of 1 MiB or more; unused slots are handed back to the file" \
 	"system at shutdown, so a file's disk use (left column, KiB) is below its length."
 ls -ls "$dir"
 
