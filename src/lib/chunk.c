@@ -9,16 +9,16 @@
 #include "format/crc32c_inline.h"
 #include "lib/tracer.h"
 
-static void write_header(struct hx__thread *t)
+uint32_t hx__chunk_header_write(uint8_t *c, uint32_t stream, uint32_t seq, uint64_t base_ticks)
 {
-	uint8_t *c = t->chunk;
 	memset(c, 0, HX_CHUNK_HEADER_BYTES);
 	hx__put_le32(c + HX_CH_MAGIC, HX_CHUNK_MAGIC);
-	hx__put_le32(c + HX_CH_STREAM, t->stream_id);
-	hx__put_le32(c + HX_CH_SEQ, t->chunk_seq);
-	hx__put_le64(c + HX_CH_BASE_TICKS, t->last_ticks);
-	t->crc = hx__crc32c_inline(0, c, HX_CH_CRC_PREFIX);
-	__atomic_store_n((uint64_t *)(c + HX_CH_COMMIT), (uint64_t)t->crc << 32, __ATOMIC_RELEASE);
+	hx__put_le32(c + HX_CH_STREAM, stream);
+	hx__put_le32(c + HX_CH_SEQ, seq);
+	hx__put_le64(c + HX_CH_BASE_TICKS, base_ticks);
+	uint32_t crc = hx__crc32c_inline(0, c, HX_CH_CRC_PREFIX);
+	__atomic_store_n((uint64_t *)(c + HX_CH_COMMIT), (uint64_t)crc << 32, __ATOMIC_RELEASE);
+	return crc;
 }
 
 int hx__chunk_next(struct hx__thread *t)
@@ -53,7 +53,7 @@ int hx__chunk_next(struct hx__thread *t)
 	uint64_t now = hx__ticks(t->use_tsc);
 	if (now > t->last_ticks)
 		t->last_ticks = now;
-	write_header(t);
+	t->crc = hx__chunk_header_write(c, t->stream_id, t->chunk_seq, t->last_ticks);
 	if (t->mode == HX__MODE_DECODE)
 		hx__decoder_reset(t->dec, t->last_ticks);
 	t->pos = c + HX_CHUNK_HEADER_BYTES;

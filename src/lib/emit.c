@@ -229,6 +229,17 @@ __attribute__((noinline)) static size_t attrs_drop_bad(const hx_attr *attrs, hx_
 	return k;
 }
 
+/* Commit the records written from start to p: extend the chunk's CRC over them, then publish
+ * length and CRC in one store. Release order makes the bytes visible to a concurrent reader (the
+ * shipper) no later than the commit word that covers them. */
+static inline void commit(struct hx__thread *t, const uint8_t *start, uint8_t *p)
+{
+	t->crc = hx__crc32c_inline(t->crc, start, (size_t)(p - start));
+	t->pos = p;
+	uint64_t word = ((uint64_t)t->crc << 32) | (uint64_t)(p - t->chunk - HX_CHUNK_HEADER_BYTES);
+	__atomic_store_n((uint64_t *)(t->chunk + HX_CH_COMMIT), word, __ATOMIC_RELEASE);
+}
+
 static inline uint8_t *put_cause(uint8_t *p, const hx_context *c, const struct hx_entity *e)
 {
 	int same = e->in_trace && memcmp(c->trace_id, e->trace_id, 16) == 0;
@@ -484,14 +495,8 @@ static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct 
 		}
 	}
 
-	/* Commit: extend the CRC over everything written by this call (definitions, context and the
-	 * event), then publish length and CRC in one store. Release order makes the bytes visible to
-	 * a concurrent reader (the shipper) no later than the commit word that covers them. */
-	t->crc = hx__crc32c_inline(t->crc, start, (size_t)(p - start));
-	t->pos = p;
+	commit(t, start, p);
 	t->last_ticks = now;
-	uint64_t commit = ((uint64_t)t->crc << 32) | (uint64_t)(p - t->chunk - HX_CHUNK_HEADER_BYTES);
-	__atomic_store_n((uint64_t *)(t->chunk + HX_CH_COMMIT), commit, __ATOMIC_RELEASE);
 
 	e->next_seq++;
 	t->ctx_next_seq = e->next_seq;
@@ -573,20 +578,11 @@ void hx_error_attrs(const char *message, const hx_attr *attrs, size_t nattrs)
 	emit(T(), NULL, &(struct spec){.kind = HX_EV_ERROR, .name = message, .attrs = attrs, .nattrs = nattrs});
 }
 
-/* Checks that need the thread's current entity run on a current thread state. */
-static struct hx__thread *thread_now(void)
-{
-	struct hx__thread *t = hx__tls;
-	if (HX_UNLIKELY(!t || !atomic_load_explicit(&t->end, memory_order_relaxed)))
-		t = hx__thread_slow();
-	return t;
-}
-
 void hx_annotate(hx_annotate_target target, const hx_attr *attrs, size_t nattrs)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = thread_now();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return;
 	if (target != HX_TARGET_TRACE && target != HX_TARGET_ENTITY && target != HX_TARGET_BLOCK) {
@@ -612,7 +608,7 @@ void hx_thread_name(const char *name)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = thread_now();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return;
 	if (!name)
@@ -654,7 +650,7 @@ hx_context hx_trace_begin(const char *name)
 	memset(&none, 0, sizeof none);
 	if (!hx__state)
 		return none;
-	struct hx__thread *t = thread_now();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return none;
 	uint8_t id[16];
@@ -676,7 +672,7 @@ void hx_trace_join(const hx_context *ctx, const char *name)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = thread_now();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return;
 	static const uint8_t zero[16];
@@ -695,7 +691,7 @@ void hx_trace_end(void)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = thread_now();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return;
 	if (!t->cur->in_trace) {
@@ -770,11 +766,6 @@ int hx__emit_state(struct hx__thread *t, struct hx_entity *e, hx_state state)
 	return emit(t, e, &(struct spec){.kind = HX_EV_STATE, .u8 = (uint8_t)state}) ? 0 : -1;
 }
 
-void hx__emit_entity_end_for_exit(struct hx__thread *t)
-{
-	hx__emit_entity_end(t, &t->self);
-}
-
 /* SYNC records of the process stream (written by the background thread, which has no entity). */
 int hx__emit_sync(struct hx__thread *t, uint64_t ticks, uint64_t mono, uint64_t real)
 {
@@ -788,9 +779,6 @@ int hx__emit_sync(struct hx__thread *t, uint64_t ticks, uint64_t mono, uint64_t 
 	p = hx__put_varint(p, ticks);
 	p = hx__put_varint(p, mono);
 	p = hx__put_varint(p, real);
-	t->crc = hx__crc32c_inline(t->crc, start, (size_t)(p - start));
-	t->pos = p;
-	uint64_t commit = ((uint64_t)t->crc << 32) | (uint64_t)(p - t->chunk - HX_CHUNK_HEADER_BYTES);
-	__atomic_store_n((uint64_t *)(t->chunk + HX_CH_COMMIT), commit, __ATOMIC_RELEASE);
+	commit(t, start, p);
 	return 0;
 }

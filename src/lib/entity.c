@@ -11,14 +11,6 @@
 
 #include "lib/tracer.h"
 
-static struct hx__thread *current_thread(void)
-{
-	struct hx__thread *t = hx__tls;
-	if (HX_UNLIKELY(!t || !atomic_load_explicit(&t->end, memory_order_relaxed)))
-		t = hx__thread_slow();
-	return t;
-}
-
 /* Is e usable by this process's current tracer? Counts the reason when not. */
 static int entity_ok(const struct hx__thread *t, const struct hx_entity *e)
 {
@@ -38,7 +30,7 @@ hx_entity *hx_entity_begin(const char *name, hx_entity_kind kind)
 {
 	if (!hx__state)
 		return NULL;
-	struct hx__thread *t = current_thread();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return NULL;
 	if (kind < HX_ENTITY_THREAD || kind > HX_ENTITY_PROCESS) {
@@ -67,7 +59,7 @@ void hx_entity_enter(hx_entity *e)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = current_thread();
+	struct hx__thread *t = hx__thread_current();
 	if (!t || !entity_ok(t, e))
 		return;
 	struct hx__thread *expected = NULL;
@@ -92,7 +84,7 @@ void hx_entity_leave(void)
 {
 	if (!hx__state)
 		return;
-	struct hx__thread *t = current_thread();
+	struct hx__thread *t = hx__thread_current();
 	if (!t)
 		return;
 	struct hx_entity *e = t->cur;
@@ -108,7 +100,7 @@ void hx_entity_end(hx_entity *e)
 {
 	if (!e)
 		return;
-	struct hx__thread *t = hx__state ? current_thread() : NULL;
+	struct hx__thread *t = hx__state ? hx__thread_current() : NULL;
 	if (!t) {
 		/* Tracing is off: nothing to record, but the handle is still ours to free. */
 		free(e);

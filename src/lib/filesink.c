@@ -572,10 +572,7 @@ static void write_index(struct hx__tracer *tr, struct hx__file *f)
 			continue;
 		if (!p) {
 			memset(chunk, 0, cb);
-			hx__put_le32(chunk + HX_CH_MAGIC, HX_CHUNK_MAGIC);
-			hx__put_le32(chunk + HX_CH_STREAM, HX_STREAM_INDEX);
-			hx__put_le32(chunk + HX_CH_SEQ, seq++);
-			crc = hx__crc32c(0, chunk, HX_CH_CRC_PREFIX);
+			crc = hx__chunk_header_write(chunk, HX_STREAM_INDEX, seq++, 0);
 			p = chunk + HX_CHUNK_HEADER_BYTES;
 		}
 		uint64_t commit = hx__le64(hdr + HX_CH_COMMIT);

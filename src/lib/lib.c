@@ -348,7 +348,8 @@ static void thread_free(struct hx__thread *t)
 	free(t);
 }
 
-struct hx__thread *hx__thread_create(struct hx__tracer *tr)
+/* Make the thread state for tracer tr (first event of a thread). */
+static struct hx__thread *thread_create(struct hx__tracer *tr)
 {
 	struct hx__thread *t = calloc(1, sizeof *t);
 	if (!t)
@@ -420,7 +421,7 @@ struct hx__thread *hx__thread_slow(void)
 		thread_unlink(t);
 		thread_free(t);
 	}
-	t = hx__thread_create(tr);
+	t = thread_create(tr);
 	if (!t) {
 		hx__count(HX_COUNT_DROPPED);
 		return NULL;
@@ -449,7 +450,7 @@ static void thread_exit(void *arg)
 		atomic_store(&e->owner, NULL);
 	}
 	if (live)
-		hx__emit_entity_end_for_exit(t);
+		hx__emit_entity_end(t, &t->self);
 	hx__chunk_release(t);
 	hx__tls = NULL;
 	thread_unlink(t);

@@ -41,11 +41,6 @@ void hx__counters_reset(void)
 		atomic_store_explicit(&counters[i], 0, memory_order_relaxed);
 }
 
-uint64_t hx__counter_value(hx_counter_id id)
-{
-	return atomic_load_explicit(&counters[id], memory_order_relaxed);
-}
-
 void hx_stats_get(hx_stats *out)
 {
 	if (!out)

@@ -144,14 +144,21 @@ extern _Thread_local struct hx__thread *hx__tls __attribute__((tls_model("initia
 /* Called by the recording functions when the thread has no usable writer state: makes one, or
  * returns NULL (tracing off/shut down: counted). */
 struct hx__thread *hx__thread_slow(void);
-/* Make the thread state for tracer tr (first event of a thread). */
-struct hx__thread *hx__thread_create(struct hx__tracer *tr);
 void hx__thread_list_fence(struct hx__tracer *tr);
+
+/* The calling thread's state, current for the running tracer (made on its first call), or NULL
+ * when tracing is off. For calls that need the current entity before they emit. */
+static inline struct hx__thread *hx__thread_current(void)
+{
+	struct hx__thread *t = hx__tls;
+	if (HX_UNLIKELY(!t || !atomic_load_explicit(&t->end, memory_order_relaxed)))
+		t = hx__thread_slow();
+	return t;
+}
 
 /* ---- counters (stats.c) ---- */
 void hx__count(hx_counter_id id);
 void hx__counters_attach(uint64_t *file_counters); /* mirror into a file header (NULL: detach) */
-uint64_t hx__counter_value(hx_counter_id id);
 void hx__counters_reset(void); /* a fork()ed child starts from zero */
 uint64_t hx__events_total(struct hx__tracer *tr); /* events of all threads (lib.c) */
 uint64_t hx__tracer_events(struct hx__tracer *tr); /* events recorded under tr */
@@ -173,6 +180,9 @@ uint64_t hx__entity_id_new(struct hx__thread *t);
 int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t errlen);
 
 /* ---- chunks (chunk.c): getting a fresh chunk for a thread, by sink ---- */
+/* Write a chunk header for (stream, seq, base ticks) with nothing committed; returns the CRC of
+ * the header prefix, which the chunk's commit CRC extends. */
+uint32_t hx__chunk_header_write(uint8_t *c, uint32_t stream, uint32_t seq, uint64_t base_ticks);
 /* Give thread t a new chunk (file window slot or private buffer) and write its header. Returns 0,
  * or -1 if the sink cannot give one (t->end stays 0: the thread's events are dropped). */
 int hx__chunk_next(struct hx__thread *t);
@@ -195,7 +205,6 @@ void hx__decodesink_deliver(struct hx__thread *t, const uint8_t *rec, const uint
 /* ---- emitting (emit.c) ---- */
 /* Emit a record that is not an event (SYNC) into t's chunk: used by the background thread. */
 int hx__emit_sync(struct hx__thread *t, uint64_t ticks, uint64_t mono, uint64_t real);
-void hx__emit_entity_end_for_exit(struct hx__thread *t);
 int hx__emit_entity_begin(struct hx__thread *t, struct hx_entity *e, const char *name, hx_entity_kind kind,
                           uint64_t tid, uint64_t parent);
 int hx__emit_entity_end(struct hx__thread *t, struct hx_entity *e);
