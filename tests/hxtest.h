@@ -84,6 +84,18 @@ static inline void hxt_rmrf(const char *path)
 	nftw(path, hxt__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Start tracing into dir with the file sink; chunk_bytes 0 keeps the default. Returns hx_init()'s
+ * result, for the caller to assert. */
+static inline int hxt_start_file(const char *dir, uint32_t chunk_bytes)
+{
+	hx_config cfg;
+	hx_config_init(&cfg);
+	cfg.dir = dir;
+	if (chunk_bytes)
+		cfg.chunk_bytes = chunk_bytes;
+	return hx_init(&cfg);
+}
+
 /* The per-test fixture of the cmocka suites: a fresh temporary directory, removed afterwards
  * with tracing stopped. */
 typedef struct hxt_fixture {

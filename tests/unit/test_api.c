@@ -810,10 +810,7 @@ static void test_context_current(void **state)
 	fixture *f = *state;
 	hx_context c = hx_context_current();
 	assert_false(c.flags & HX_CTX_VALID);
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = f->dir;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 0), HX_OK);
 	hx_point("one");
 	c = hx_context_current();
 	assert_true(c.flags & HX_CTX_VALID);
@@ -828,7 +825,7 @@ static void test_context_current(void **state)
 	assert_false(c.flags & HX_CTX_VALID);
 
 	/* a new run: the thread gets a new entity; until its first event there is no context */
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 0), HX_OK);
 	c = hx_context_current();
 	if (c.flags & HX_CTX_VALID)
 		fail_msg("hx_context_current() after a re-init names entity %016" PRIx64 ":%" PRIu64
@@ -858,11 +855,7 @@ static void test_context_current(void **state)
 static void test_orders_agree(void **state)
 {
 	fixture *f = *state;
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = f->dir;
-	cfg.chunk_bytes = 4096;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 4096), HX_OK);
 	hx_entity *ents[4];
 	for (int i = 0; i < 4; i++) {
 		char n[16];
@@ -901,11 +894,7 @@ static void test_orders_agree(void **state)
 static void test_name_cache(void **state)
 {
 	fixture *f = *state;
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = f->dir;
-	cfg.chunk_bytes = 4096;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 4096), HX_OK);
 	char buf[HX_NAME_MAX + 1];
 	const int n = 3000;
 	for (int i = 0; i < n; i++) {
@@ -958,11 +947,7 @@ static void on_alarm(int sig)
 static void test_signal_handler_recording(void **state)
 {
 	fixture *f = *state;
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = f->dir;
-	cfg.chunk_bytes = 4096;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 4096), HX_OK);
 	hx_point("first"); /* the thread's writer state exists before any signal */
 	hx_stats b;
 	hx_stats_get(&b);

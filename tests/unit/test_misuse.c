@@ -33,10 +33,7 @@ static int teardown(void **state)
 
 static void start_file(const char *dir)
 {
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = dir;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(dir, 0), HX_OK);
 }
 
 /* Assert that from `before` to now, the counters moved exactly as listed (pairs of counter id and
@@ -323,11 +320,7 @@ static void test_attributes_that_do_not_fit_a_chunk(void **state)
 	fixture *f = *state;
 	static char big[HX_VALUE_MAX];
 	memset(big, 'b', sizeof big);
-	hx_config cfg;
-	hx_config_init(&cfg);
-	cfg.dir = f->dir;
-	cfg.chunk_bytes = 4096;
-	assert_int_equal(hx_init(&cfg), HX_OK);
+	assert_int_equal(hxt_start_file(f->dir, 4096), HX_OK);
 	hx_context c = hx_cause(HX_IA_FORK, "fork");
 	hx_context causes[HX_CAUSE_MAX];
 	for (int i = 0; i < HX_CAUSE_MAX; i++)
