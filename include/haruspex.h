@@ -109,6 +109,13 @@ typedef enum hx_fsync_policy {
 	HX_FSYNC_EVERY = 2     /* the writing thread syncs its chunk every fsync_every events (slow) */
 } hx_fsync_policy;
 
+typedef enum hx_sampler {
+	HX_SAMPLE_ALWAYS = 0,
+	HX_SAMPLE_NEVER = 1,
+	HX_SAMPLE_PROBABILITY = 2,
+	HX_SAMPLE_RATE = 3
+} hx_sampler;
+
 struct hx_event;
 /* The callback sink's function: called on the recording thread, before the recording call returns.
  * `ev` and everything it points to is valid only during the call. It must not call back into
@@ -132,6 +139,14 @@ typedef struct hx_config {
 	void *callback_user;
 	uint32_t chunk_bytes;          /* HARUSPEX_CHUNK_BYTES: 4096..1048576, power of 2; default 65536 */
 	int quiet;                     /* HARUSPEX_QUIET=1: no error message on stderr when a sink fails */
+	/* Head sampling, decided once per trace where it begins (hx_trace_begin, or hx_trace_continue
+	 * without a valid context) and carried in HX_CTX_SAMPLED to every process that joins. */
+	hx_sampler sampler;            /* HARUSPEX_SAMPLE=always|never|probability:P|rate:N; always */
+	double sample_probability;     /* HX_SAMPLE_PROBABILITY: 0..1 */
+	double sample_rate;            /* HX_SAMPLE_RATE: traces begun per second (a token bucket
+	                                  holding one second's worth), > 0 */
+	const char *disable;           /* HARUSPEX_DISABLE: comma-separated names of points and blocks
+	                                  not to record; a trailing '*' matches a prefix ("db.*") */
 } hx_config;
 
 /* Fill *cfg with the defaults. Any thread. */
@@ -206,6 +221,8 @@ typedef struct hx_attr {
  * ------------------------------------------------------------------------------------------- */
 #define HX_CTX_SAMPLED 0x1u /* the trace is recorded */
 #define HX_CTX_VALID 0x2u   /* the context names an event (an all-zero context names nothing) */
+#define HX_CTX_FOREIGN 0x4u /* the cause came from another tracer (a W3C parent-id without the
+                               Haruspex event ID): entity_id holds the parent-id, seq is 0 */
 
 typedef struct hx_context {
 	uint8_t trace_id[16]; /* big-endian bytes, as in W3C trace-id; all zero = no trace */
@@ -235,6 +252,31 @@ HX_API void hx_trace_join(const hx_context *ctx, const char *name);
 
 /* Leave the current trace: records TRACE_END. Without a current trace: misuse, nothing recorded. */
 HX_API void hx_trace_end(void);
+
+/* The server side of a hand-off: join ctx's trace when ctx is valid (hx_trace_join, honouring its
+ * sampled flag), else begin a new trace (hx_trace_begin, with a fresh sampling decision). Use it
+ * with a context from hx_extract(), which is invalid when no or a malformed header arrived.
+ * Returns the context of the event recorded (invalid when nothing was recorded). */
+HX_API hx_context hx_trace_continue(const hx_context *ctx, const char *name);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sampling and name filters
+ *
+ * A trace that was sampled out at its root stays sampled out everywhere: an entity in it keeps
+ * its bookkeeping (trace ID for propagation, block depth) but records nothing, each call costing
+ * a couple of nanoseconds; contexts taken from it carry the trace ID without HX_CTX_SAMPLED, so
+ * other processes do the same. Events outside any trace are always recorded.
+ * ------------------------------------------------------------------------------------------- */
+/* 1 if the current entity's trace is recorded (or it is in no trace), 0 if sampled out. */
+HX_API int hx_trace_sampled(void);
+
+/* Disable (on = 0) or re-enable (on = 1) recording of points and blocks whose name matches
+ * `pattern` (an exact name, or a prefix followed by '*'). Takes effect on every thread at its
+ * next call. A block that began while enabled still records its end (and vice versa), so blocks
+ * stay balanced. At most HX_FILTER_MAX patterns; returns HX_OK, HX_EINVAL (NULL or empty
+ * pattern), HX_ENOSPC (too many patterns). Any thread; not async-signal-safe. */
+#define HX_FILTER_MAX 64
+HX_API int hx_name_enable(const char *pattern, int on);
 
 /* ---------------------------------------------------------------------------------------------
  * Entities
@@ -330,6 +372,63 @@ HX_API hx_context hx_cause_attrs(hx_interaction kind, const char *name, const hx
 HX_API hx_context hx_effect_attrs(hx_interaction kind, const char *name, const hx_context *causes,
                            size_t ncauses, const hx_attr *attrs, size_t nattrs);
 
+/* An EFFECT recorded while the current entity is waiting (hx_state_set(HX_STATE_WAITING, ...),
+ * a contended hx_mutex) also ends the wait: the event carries the "resumes" flag, so readers see
+ * the interaction as the cause of the resume and no separate STATE running event is needed.
+ *
+ * One pair of calls per hand-off kind, each side recording one event. The cause side returns the
+ * context to hand over (in memory, or with haruspex/propagation.h across processes); the effect
+ * side takes it. All are thin wrappers of hx_cause_attrs()/hx_effect_attrs() with the kind set.
+ *
+ *   message          hx_send(name) -> ctx                 hx_receive(name, &ctx)
+ *   request/reply    client: hx_request(name) -> ctx       server: hx_request_received(name, &ctx)
+ *                    server: hx_reply(name) -> ctx2        client: hx_reply_received(name, &ctx2)
+ *   async            hx_async_start(name) -> ctx          hx_async_complete(name, &ctx)
+ *   fork/join        parent: hx_fork(name) -> ctx          each child: hx_forked(name, &ctx)
+ *                    each child: hx_child_done(name) -> c  parent: hx_join(name, cs, n)
+ *   lock             hx_mutex (below) records release -> acquire when there is contention
+ *   publish          hx_publish(name) -> ctx              each subscriber: hx_delivered(name, &ctx)
+ *   anything else    hx_cause(HX_IA_CAUSAL, name) -> ctx  hx_caused_by(name, causes, n)
+ */
+#define HX__CAUSE_FN(fn, kind)                                                                   \
+	static inline hx_context fn(const char *name)                                             \
+	{                                                                                         \
+		return hx_cause(kind, name);                                                      \
+	}
+#define HX__EFFECT_FN(fn, kind)                                                                  \
+	static inline hx_context fn(const char *name, const hx_context *cause)                    \
+	{                                                                                         \
+		return hx_effect(kind, name, cause);                                              \
+	}
+#define HX__INTERACTION_FNS(XX)                                                                  \
+	XX(send, receive, HX_IA_MESSAGE)                                                          \
+	XX(request, request_received, HX_IA_REQUEST)                                              \
+	XX(reply, reply_received, HX_IA_REPLY)                                                    \
+	XX(async_start, async_complete, HX_IA_ASYNC)                                              \
+	XX(fork, forked, HX_IA_FORK)                                                              \
+	XX(publish, delivered, HX_IA_PUBLISH)
+
+/* hx_child_done(): a forked child's last event, the cause of the parent's join. */
+static inline hx_context hx_child_done(const char *name);
+/* hx_join(): the parent's one event that depends on every child (n contexts). */
+static inline hx_context hx_join(const char *name, const hx_context *children, size_t n);
+/* hx_caused_by(): a generic effect of one or more causes. */
+static inline hx_context hx_caused_by(const char *name, const hx_context *causes, size_t n);
+
+/* A mutex that records lock hand-offs: an uncontended lock or unlock records nothing (it costs a
+ * trylock and an atomic load over pthread_mutex_*); a thread that has to wait records STATE
+ * waiting (reason: the mutex's name), the releasing thread records CAUSE (HX_IA_LOCK), and the
+ * waiter records EFFECT (HX_IA_LOCK) when it gets the lock, which resumes it. Opaque; made by
+ * hx_mutex_create() (copies the name; NULL when memory is short, and every hx_mutex_* function
+ * then falls back to doing nothing: check the result) and freed by hx_mutex_destroy() when
+ * unlocked. Works whether tracing is on or not; any thread, as a pthread mutex. */
+typedef struct hx_mutex hx_mutex;
+HX_API hx_mutex *hx_mutex_create(const char *name);
+HX_API void hx_mutex_destroy(hx_mutex *m);
+HX_API void hx_mutex_lock(hx_mutex *m);
+HX_API int hx_mutex_trylock(hx_mutex *m); /* 0 when locked, EBUSY when held elsewhere */
+HX_API void hx_mutex_unlock(hx_mutex *m);
+
 /* ---------------------------------------------------------------------------------------------
  * Counts of what the library did not record. Any thread.
  * ------------------------------------------------------------------------------------------- */
@@ -351,7 +450,9 @@ HX_API hx_context hx_effect_attrs(hx_interaction kind, const char *name, const h
 	XX(BAD_ARGUMENT, "other invalid argument (bad kind, target or state), ignored")            \
 	XX(REENTRANT, "recording call nested in another on the same thread (signal handler, callback), ignored")                       \
 	XX(FILES_DELETED, "old trace files deleted by the max_files limit")                        \
-	XX(SLOW_CHUNKS, "chunks mapped on the recording thread because none was ready")
+	XX(SLOW_CHUNKS, "chunks mapped on the recording thread because none was ready")          \
+	XX(BAD_HEADER, "malformed propagation header or member (traceparent, tracestate, baggage, binary context) rejected") \
+	XX(BAGGAGE_DROPPED, "baggage entries dropped: over the W3C limits, or the trace table was full")
 
 typedef enum hx_counter_id {
 #define HX__CTR_ENUM(name, text) HX_COUNT_##name,
@@ -418,6 +519,10 @@ typedef struct hx_event {
 	int64_t counter_int;
 	double counter_double;
 	uint64_t parent_id;          /* ENTITY_BEGIN: the entity that created it (0 for threads) */
+	int resumes;                 /* EFFECT: the entity was waiting, and this effect (its cause)
+	                                ended the wait: the effect is also a STATE running */
+	uint64_t time_orig_ns;       /* the time as recorded, before any clock alignment by a reader
+	                                that joins hosts (equal to time_ns when none was applied) */
 } hx_event;
 
 /* Static names: "point", "block_begin" ..., "message", "request" ..., NULL if unknown. */
@@ -469,6 +574,31 @@ static inline hx_context hx_effect(hx_interaction kind, const char *name, const 
 {
 	if (HX__UNLIKELY(hx__state))
 		return hx_effect_attrs(kind, name, cause, 1, NULL, 0);
+	hx_context none = {{0}, 0, 0, 0, 0};
+	return none;
+}
+
+#define HX__PAIR_FNS(cause_fn, effect_fn, kind)                                                  \
+	HX__CAUSE_FN(hx_##cause_fn, kind)                                                         \
+	HX__EFFECT_FN(hx_##effect_fn, kind)
+HX__INTERACTION_FNS(HX__PAIR_FNS)
+#undef HX__PAIR_FNS
+
+static inline hx_context hx_child_done(const char *name)
+{
+	return hx_cause(HX_IA_JOIN, name);
+}
+static inline hx_context hx_join(const char *name, const hx_context *children, size_t n)
+{
+	if (HX__UNLIKELY(hx__state))
+		return hx_effect_attrs(HX_IA_JOIN, name, children, n, NULL, 0);
+	hx_context none = {{0}, 0, 0, 0, 0};
+	return none;
+}
+static inline hx_context hx_caused_by(const char *name, const hx_context *causes, size_t n)
+{
+	if (HX__UNLIKELY(hx__state))
+		return hx_effect_attrs(HX_IA_CAUSAL, name, causes, n, NULL, 0);
 	hx_context none = {{0}, 0, 0, 0, 0};
 	return none;
 }
