@@ -3,7 +3,7 @@
 #
 #   make demo      build (release) and run scripts/demo.sh
 #   make test      the release, ASan+UBSan and fuzz builds, every test; see tests/run.sh
-#   make bench     every benchmark (today: make bench-core)
+#   make bench     every benchmark: make bench-core, make bench-service and make bench-analysis
 #   make install   install the library, headers, pkg-config file and hx under PREFIX (and DESTDIR)
 #   make clean     remove the build directories
 #
@@ -16,7 +16,7 @@ BUILD ?= build
 # Must match what tests/run.sh sets up build/ with, or the two would keep wiping each other's build.
 RELEASE_OPTS := -Dbuildtype=release
 
-.PHONY: all build demo test bench bench-core install clean
+.PHONY: all build demo test bench bench-core bench-service bench-analysis install clean
 
 all: build
 
@@ -31,7 +31,7 @@ test:
 	@scripts/deps.sh
 	@tests/run.sh
 
-bench: bench-core
+bench: bench-core bench-service bench-analysis
 
 # --reconfigure: the bench packages may have just been installed, and meson only looks for optional
 # dependencies (LTTng-UST) when it configures.
@@ -43,6 +43,19 @@ bench-core:
 	else \
 	  echo "bench/run-core.sh not found: no core benchmarks to run"; \
 	fi
+
+# hx serve: ingest over loopback from 4 clients into the embedded store, stored size, fetch,
+# search over a million traces, the Kafka path (bench/run-service.sh). A few minutes.
+bench-service:
+	@scripts/deps.sh
+	@scripts/build.sh $(BUILD) $(RELEASE_OPTS)
+	@bash bench/run-service.sh $(BUILD)
+
+# The trace DAG and critical path at 10 M events (bench/run-analysis.sh); needs no extra packages.
+bench-analysis:
+	@scripts/deps.sh
+	@scripts/build.sh $(BUILD) $(RELEASE_OPTS)
+	@bash bench/run-analysis.sh $(BUILD)
 
 # ldconfig: so programs linked against the freshly installed shared library find it at run time.
 install: build

@@ -9,6 +9,9 @@
  *   point2  hx_point_attrs("request", HX_ATTRS(HX_INT("bytes", n), HX_STR("path", "...")))
  *   block   hx_block_begin("work"); hx_block_end();   (ns are per begin+end pair)
  *   off     hx_point("tick") with tracing never initialised: the disabled-call cost
+ *   sampled hx_point("tick") inside a trace that head sampling dropped (sampler never): the cost
+ *           of a call on a sampled-out trace; nothing is recorded
+ *   filtered hx_point("tick") with "tick" disabled by a name filter: the cost of a filtered call
  *   read    no recording: read the trace in DIR with the reader API (stream order) and print
  *           events and Mev/s: the decoder alone, for comparison with `hx stats`, which also
  *           tallies every event by kind, entity and name
@@ -61,6 +64,16 @@ static void loop_block(uint64_t n)
 /* off: the same call as point; tracing is simply never started. hx_point() reads the volatile
  * hx__state on every iteration, so the compiler cannot drop the loop. */
 #define loop_off loop_point
+#define loop_filtered loop_point
+
+/* sampled: each thread's loop runs inside a trace that the sampler (never) dropped. */
+static void loop_sampled(uint64_t n)
+{
+	hx_trace_begin("sampled out");
+	for (uint64_t i = 0; i < n; i++)
+		hx_point("tick");
+	hx_trace_end();
+}
 
 /* File totals of the trace directory: file scope because nftw() passes its callback no context. */
 static uint64_t g_file_bytes, g_alloc_bytes, g_files;
@@ -164,7 +177,7 @@ static int read_speed(const char *dir)
 }
 
 static const char usage[] =
-    "usage: bench_core point|point2|block|off [--threads N] [--events N per thread]\n"
+    "usage: bench_core point|point2|block|off|sampled|filtered [--threads N] [--events N per thread]\n"
     "                  [--warmup N per thread] [--dir TRACE_DIR] [--no-verify]\n"
     "       bench_core read --dir TRACE_DIR\n";
 
@@ -191,6 +204,8 @@ int main(int argc, char **argv)
 		{"point2", loop_point2, 15000000, HX_EV_POINT},
 		{"block", loop_block, 20000000, HX_EV_BLOCK_BEGIN},
 		{"off", loop_off, 1000000000, HX_EV_POINT},
+		{"sampled", loop_sampled, 200000000, HX_EV_POINT},
+		{"filtered", loop_filtered, 100000000, HX_EV_POINT},
 	};
 	size_t m = 0;
 	while (m < sizeof modes / sizeof modes[0] && strcmp(modes[m].name, o.mode))
@@ -222,6 +237,11 @@ int main(int argc, char **argv)
 		cfg.sink = HX_SINK_FILE;
 		cfg.dir = o.dir;
 		cfg.service = "bench_core";
+		/* sampled and filtered record no point at all: verify() then expects none */
+		if (!strcmp(o.mode, "sampled"))
+			cfg.sampler = HX_SAMPLE_NEVER;
+		if (!strcmp(o.mode, "filtered"))
+			cfg.disable = "tick";
 		int err = hx_init(&cfg);
 		if (err) {
 			fprintf(stderr, "bench_core: hx_init: %s\n", hx_strerror(err));
@@ -254,5 +274,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t found = verify(o.dir, modes[m].kind, iterations);
 	printf("\n");
+	if (!strcmp(o.mode, "sampled") || !strcmp(o.mode, "filtered"))
+		return found == 0 ? 0 : 4; /* not one of them may have been recorded */
 	return found == iterations ? 0 : 4;
 }

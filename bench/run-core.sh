@@ -36,7 +36,7 @@ hx=$BUILD/src/cli/hx
 quick=${HX_BENCH_QUICK:-0}
 runs=${HX_BENCH_RUNS:-5}
 [ "$quick" != 1 ] || runs=${HX_BENCH_RUNS:-3}
-modes=(point point2 block off)
+modes=(point point2 block off sampled filtered)
 thread_counts=(1 2 4)
 
 say() { printf '%s\n' "$*" >&2; }
@@ -195,6 +195,8 @@ events_arg() { # MODE: --events for quick mode, nothing otherwise (each program'
 	point2) echo "--events 1000000" ;;
 	block) echo "--events 1500000" ;;
 	off) echo "--events 100000000" ;;
+	sampled) echo "--events 20000000" ;;
+	filtered) echo "--events 10000000" ;;
 	lttng-*) echo "--events 1000000" ;;
 	esac
 }
@@ -218,7 +220,7 @@ run_core() { # MODE THREADS RUN: one bench_core run; records the numbers
 	local dropped
 	dropped=$(kv "$line" dropped)
 	[ -z "$dropped" ] || [ "$dropped" = 0 ] || warn "bench_core $mode --threads $t: $dropped events dropped"
-	if [ -z "$verify" ] && [ "$mode" != off ] && [ "$t" = 1 ]; then
+	if [ -z "$verify" ] && [ "$mode" != off ] && [ "$mode" != sampled ] && [ "$mode" != filtered ] && [ "$t" = 1 ]; then
 		case $mode in
 		point) bytes_point=$(kv "$line" bytes_per_iter) file_bytes_point=$(kv "$line" file_bytes_per_iter) ;;
 		point2) bytes_point2=$(kv "$line" bytes_per_iter) ;;
@@ -363,7 +365,8 @@ report=$work/report.txt
 	echo "ns per call: median of $runs runs [min .. max]; each run's value is the mean over its threads"
 	echo "of (loop time / calls). cpu = thread CPU time per call (excludes waiting for a core: with 4"
 	echo "threads on $(nproc) CPUs, ns is about 2 x cpu). Mev/s = all threads' calls / wall time. block = one"
-	echo "begin+end pair. off = tracing never started. lttng = the same point through LTTng-UST."
+	echo "begin+end pair. off = tracing never started. sampled = a point in a trace that head sampling"
+	echo "dropped. filtered = a point whose name a filter disables. lttng = the same point through LTTng-UST."
 	echo
 	printf '%-14s %7s %9s %21s %9s %9s\n' mode threads ns '[min .. max]' cpu Mev/s
 	for mode in "${modes[@]}" lttng-point lttng-point2; do
@@ -417,6 +420,10 @@ report=$work/report.txt
 	block_ns=$(stat_of median ${ns[block,1]})
 	# shellcheck disable=SC2086
 	off_ns=$(stat_of median ${ns[off,1]})
+	# shellcheck disable=SC2086
+	sampled_ns=$(stat_of median ${ns[sampled,1]})
+	# shellcheck disable=SC2086
+	filtered_ns=$(stat_of median ${ns[filtered,1]})
 	lttng_point_ns=nan
 	# shellcheck disable=SC2086
 	[ -z "${lns[point,1]:-}" ] || lttng_point_ns=$(stat_of median ${lns[point,1]})
@@ -431,6 +438,8 @@ report=$work/report.txt
 	check ratio "$(fmt %.2f "$ratio")" "<=" 0.35
 	check block_ns "$(fmt %.2f "$block_ns")" "<=" 50
 	check off_ns "$(fmt %.2f "$off_ns")" "<=" 2
+	check sampled_out_ns "$(fmt %.2f "$sampled_ns")" "<=" 2
+	echo "  filtered_ns      $(fmt %.2f "$filtered_ns")  (no budget: one exact-name filter set)"
 	check bytes_per_point "$(fmt %.2f "$bytes_point")" "<=" 16
 	check read_mev_s "$(fmt %.1f "$read_mev")" ">=" 30
 	echo

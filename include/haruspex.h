@@ -100,7 +100,12 @@ typedef enum hx_sink_kind {
 	HX_SINK_FILE = 0,     /* trace files in cfg.dir (default) */
 	HX_SINK_STDERR = 1,   /* one human-readable line per event, one write(2) each, for debugging */
 	HX_SINK_CALLBACK = 2, /* cfg.callback receives every event, decoded, synchronously */
-	HX_SINK_NONE = 3      /* record nothing, count nothing (bookkeeping and misuse counts go on) */
+	HX_SINK_NONE = 3,     /* record nothing, count nothing (bookkeeping and misuse counts go on) */
+	HX_SINK_TCP = 4,      /* trace files in cfg.dir as HX_SINK_FILE, and a background thread that
+	                         ships them to cfg.ship_to (docs/api.md, "Sinks") */
+	HX_SINK_KAFKA = 5     /* as HX_SINK_TCP, but the thread produces the events to Kafka:
+	                         cfg.ship_to is kafka://BROKER[,BROKER...]/TOPIC. Only in a library
+	                         built with librdkafka; otherwise hx_init() returns HX_ECONFIG */
 } hx_sink_kind;
 
 typedef enum hx_fsync_policy {
@@ -147,6 +152,15 @@ typedef struct hx_config {
 	                                  holding one second's worth), > 0 */
 	const char *disable;           /* HARUSPEX_DISABLE: comma-separated names of points and blocks
 	                                  not to record; a trailing '*' matches a prefix ("db.*") */
+	/* HX_SINK_TCP: events go to the files first (a dead network never blocks the program, a
+	 * SIGKILL loses nothing), then a background thread sends them to a service; at hx_shutdown()
+	 * it goes on for up to HARUSPEX_SHIP_LINGER_MS (default 2000), and `hx ship DIR` sends what is
+	 * left, resuming where the thread stopped. */
+	const char *ship_to;           /* HARUSPEX_SINK=tcp://HOST:PORT: the service to ship to;
+	                                  HX_SINK_KAFKA: HARUSPEX_SINK=kafka://BROKERS/TOPIC (the
+	                                  token is not used: Kafka's own security is not configured
+	                                  by Haruspex) */
+	const char *ship_token;        /* HARUSPEX_SHIP_TOKEN: bearer token for the service; NULL none */
 } hx_config;
 
 /* Fill *cfg with the defaults. Any thread. */

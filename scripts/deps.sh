@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages Haruspex needs, if any are missing.
 #
-#   scripts/deps.sh          what building and `make test` need (compilers, meson, cmocka, libFuzzer)
+#   scripts/deps.sh          what building and `make test` need (compilers, meson, cmocka, libFuzzer,
+#                            libevent and libcurl for examples/shop)
 #   scripts/deps.sh bench    the above, plus the peers `make bench` measures against (LTTng)
 #
 # Idempotent, and silent when everything is already installed: only then is it safe to run before
@@ -19,6 +20,14 @@ base_packages=(
   libclang-rt-dev   # clang's sanitizer and libFuzzer runtimes (libclang-rt-14-dev on Debian 12)
   libcmocka-dev     # unit tests
   python3           # tests/run.sh reads meson's test log with it
+  libevent-dev      # examples/shop: the HTTP servers (gateway, backends)
+  libcurl4-openssl-dev  # examples/shop: the HTTP clients
+  libzstd-dev       # src/store: the embedded store's compressed blocks
+  libsqlite3-dev    # src/store: the embedded store's index
+  libssl-dev        # hx serve: TLS on the native listener (with libevent's bufferevent_openssl)
+  curl              # tests/integration/serve.sh drives the HTTP API with it
+  openssl           # tests/integration/serve.sh: a self-signed certificate for the TLS test
+  librdkafka-dev    # the kafka:// sink, hx ship/serve's Kafka paths and their mock-cluster tests
 )
 bench_packages=(
   liblttng-ust-dev  # the LTTng-UST peer the point-event budget is measured against

@@ -35,6 +35,16 @@ typedef enum hx_read_order {
  * hx_reader_close(). */
 HX_API int hx_reader_open(hx_reader **out, const char *path, hx_read_order order);
 
+/* Open several paths as one input: any mix of trace files and directories (each read as by
+ * hx_reader_open), typically the files that the processes of one system wrote on different hosts.
+ * Events are joined by trace ID downstream (every event carries it); the processes, streams and
+ * clocks of all paths are read together. A file named twice (directly and through its directory)
+ * is read once. hx_reader_open(out, path, order) is hx_reader_open_paths(out, &path, 1, order).
+ * Returns what hx_reader_open returns for the first path that fails (HX_EINVAL when n is 0 or a
+ * path is NULL); HX_EFORMAT when no path holds a trace. */
+HX_API int hx_reader_open_paths(hx_reader **out, const char *const *paths, size_t n,
+                                hx_read_order order);
+
 /* Release everything; NULL is a no-op. */
 HX_API void hx_reader_close(hx_reader *r);
 
@@ -104,6 +114,62 @@ typedef struct hx_reader_info {
 } hx_reader_info;
 
 HX_API void hx_reader_info_get(const hx_reader *r, hx_reader_info *out);
+
+/* ---- clock alignment across hosts (docs/format.md, "Reading many files") ----
+ *
+ * Processes on one host share its clock; different hosts' clocks disagree by whatever their time
+ * synchronisation left (often milliseconds, sometimes seconds). Each host is a *clock domain*.
+ * Every cause/effect pair whose ends lie on two hosts bounds the offset between their clocks
+ * (the effect cannot precede its cause); pairs in both directions (a request and its reply) give
+ * an interval, as in NTP. hx_reader_align_clocks() reads the input once to collect those pairs,
+ * computes one offset per host, and from then on hx_reader_next() returns time_ns + offset of the
+ * event's host in time_ns and the recorded time in time_orig_ns (equal when nothing was applied).
+ * Offsets are relative to a reference host (the one with the most events, ties by name), one per
+ * connected group of hosts; an offset whose size would exceed HX_CLOCK_OFFSET_MAX_NS is refused
+ * (left at 0, reported). */
+#define HX_CLOCK_OFFSET_MAX_NS 3600000000000ll /* one hour */
+
+/* Align the hosts' clocks: call after opening and before the first hx_reader_next(). Reads the
+ * whole input once (damage found is reported as usual, once); does not read when every process
+ * is on one host. Returns HX_OK (also when nothing needed adjusting), HX_ESTATE after the first
+ * hx_reader_next() or a second call, HX_ENOMEM, HX_EINVAL for NULL. Memory: one entry per
+ * interaction event (cause, effect, trace begin/join) and per cause reference, not per event. */
+HX_API int hx_reader_align_clocks(hx_reader *r);
+
+/* One clock domain (host): what alignment found. Valid until hx_reader_close(). */
+typedef struct hx_clock_offset {
+	const char *host;       /* the "host" resource of its processes ("" when absent) */
+	int64_t offset_ns;      /* added to the times of every event of this host */
+	int64_t lower_ns;       /* the offset range the pairs with other hosts allow, given those */
+	int64_t upper_ns;       /*   hosts' offsets: valid when has_lower / has_upper */
+	int has_lower, has_upper;
+	uint64_t pairs;         /* cross-host cause/effect pairs with one end on this host */
+	uint64_t events;        /* events of this host (counted by hx_reader_align_clocks) */
+	uint32_t processes;     /* processes of the input on this host */
+	int reference;          /* 1 for the reference host of its group (offset 0 by definition) */
+	int refused;            /* 1 if the offset computed was over HX_CLOCK_OFFSET_MAX_NS: not
+	                           applied (offset_ns is 0) */
+} hx_clock_offset;
+
+/* The hosts of the input (known after open; offsets are 0 until hx_reader_align_clocks), sorted
+ * by name. `*out` receives the array (NULL when r is NULL). */
+HX_API size_t hx_reader_clock_offsets(const hx_reader *r, const hx_clock_offset **out);
+/* Index into hx_reader_clock_offsets() of process i's host; SIZE_MAX if i is out of range. */
+HX_API size_t hx_reader_process_host(const hx_reader *r, size_t i);
+
+/* The alignment as a whole. */
+typedef struct hx_clock_report {
+	int aligned;                 /* hx_reader_align_clocks() ran */
+	int read_input;              /* ... and read the input (more than one host) */
+	uint64_t pairs;              /* cross-host cause/effect pairs found */
+	uint64_t violations_before;  /* pairs whose effect precedes its cause in recorded times */
+	uint64_t violations_after;   /* the same with the offsets applied (inconsistent bounds:
+	                                clock drift, or a bound over the limit) */
+	uint32_t hosts, refused;     /* hosts; offsets refused for exceeding the limit */
+	uint64_t unresolved;         /* cause references to events not in the input (their processes
+	                                did not trace, or their files are missing): no bound */
+} hx_clock_report;
+HX_API void hx_reader_clock_report(const hx_reader *r, hx_clock_report *out);
 
 #ifdef __cplusplus
 }

@@ -39,8 +39,11 @@ extern const size_t hx__ncommands;
 const hx__cmd *hx__cmd_find(const char *name); /* NULL if there is no such command */
 
 int cmd_check(int argc, char **argv);
+int cmd_critical_path(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_ship(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
 /* ---- shared helpers (common.c) ---- */
@@ -51,6 +54,14 @@ int hx__cli_usage(const char *name);
 int hx__cli_bad_option(const char *name, char **argv);
 /* Open a trace, or say why not on stderr ("hx <name>: <path>: <reason>"); 0 or HX_EXIT_USAGE. */
 int hx__cli_open(const char *name, const char *path, hx_read_order order, hx_reader **out);
+/* The same for several paths read as one input (hx_reader_open_paths). */
+int hx__cli_open_paths(const char *name, char **paths, size_t n, hx_read_order order,
+                       hx_reader **out);
+/* Service URLs as inputs (fetch.c): 1 for http:// and https://. hx__cli_fetch() downloads the
+ * trace(s) a URL names into a temporary directory (removed at exit) and returns its path in
+ * *dir_out: 0, or -1 with err filled. HX_TOKEN in the environment is the bearer token. */
+int hx__cli_is_url(const char *path);
+int hx__cli_fetch(const char *url, char **dir_out, char *err, size_t errlen);
 /* A decimal number with nothing after it; 0 or -1. */
 int hx__cli_parse_u64(const char *s, uint64_t *out);
 /* One damage report as a line (no newline): kind, where, what was skipped, why. */

@@ -1,8 +1,11 @@
 /*
  * cmd_stats.c - `hx stats`: what a trace holds and what it lost. Reads every event once (stream
  * order, the fastest), then prints files, processes, events by kind, entity and name, the time
- * span, bytes per event, chunk health, the misuse and drop counters from the file headers, and the
- * damage found. --json prints the same as one JSON object.
+ * span, bytes per event, the traces (joined across every file given: processes, hosts, causes
+ * linked or dangling), the clock offsets applied between hosts, chunk health, the misuse and drop
+ * counters from the file headers, and the damage found. --json prints the same as one JSON
+ * object. With several hosts in the input the clocks are aligned first, which reads the input
+ * once more (hx_reader_align_clocks); with one host nothing extra is read.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -10,11 +13,16 @@
 
 #include "cli/cmd.h"
 #include "cli/tally.h"
+#include "format/traces.h"
 
 #define TOP 20
 
 typedef struct stats {
 	const char *path;
+	char **paths;
+	size_t npaths;
+	uint64_t max_traces;     /* --traces N */
+	hx__traces tr;
 	hx_reader *r;
 	hx_reader_info info;
 	hx__tally t;
@@ -173,6 +181,137 @@ static int text_names(hx__buf *b, const stats *s)
 	return err;
 }
 
+/* A signed offset with the unit that keeps it exact to the ns. */
+static int put_offset(hx__buf *b, int64_t v)
+{
+	char sign = v < 0 ? '-' : '+';
+	uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	if (m < 1000)
+		return hx__buf_printf(b, "%c%llu ns", sign, (unsigned long long)m);
+	if (m < 1000000)
+		return hx__buf_printf(b, "%c%llu.%03llu us", sign, (unsigned long long)(m / 1000),
+		                      (unsigned long long)(m % 1000));
+	if (m < 1000000000)
+		return hx__buf_printf(b, "%c%llu.%06llu ms", sign, (unsigned long long)(m / 1000000),
+		                      (unsigned long long)(m % 1000000));
+	return hx__buf_printf(b, "%c%llu.%09llu s", sign, (unsigned long long)(m / 1000000000),
+	                      (unsigned long long)(m % 1000000000));
+}
+
+static int put_trace_id(hx__buf *b, const uint8_t *id)
+{
+	int err = 0;
+	for (int i = 0; i < 16; i++)
+		err |= hx__buf_printf(b, "%02x", id[i]);
+	return err;
+}
+
+static uint64_t trace_duration(const hx__trace_stat *t)
+{
+	return t->last_ns > t->begin_ns ? t->last_ns - t->begin_ns : 0;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static int text_traces(hx__buf *b, const stats *s)
+{
+	int err = 0, oom;
+	const hx__traces_totals *tt = &s->tr.totals;
+	size_t n;
+	const hx__trace_stat **v = hx__traces_sorted(&s->tr, &n, &oom);
+	if (oom)
+		return HX_ENOMEM;
+	size_t shown = n < s->max_traces ? n : (size_t)s->max_traces;
+	err |= hx__buf_printf(b, "traces       %llu", (unsigned long long)tt->traces);
+	if (n)
+		err |= hx__buf_printf(b, " (by start time%s)", shown < n ? ", first ones" : "");
+	err |= hx__buf_putc(b, '\n');
+	for (size_t i = 0; i < shown; i++) {
+		const hx__trace_stat *t = v[i];
+		err |= hx__buf_puts(b, "  ");
+		err |= put_trace_id(b, t->id);
+		err |= hx__buf_puts(b, "  ");
+		if (t->root)
+			err |= hx__text_string(b, t->root, t->root_len);
+		else
+			err |= hx__buf_puts(b, "(no trace_begin)");
+		err |= hx__buf_puts(b, "  ");
+		err |= put_duration(b, trace_duration(t));
+		err |= hx__buf_printf(b, "  %llu events  %llu %s  %llu %s  %llu %s",
+		                      (unsigned long long)t->events, (unsigned long long)t->entities,
+		                      plural(t->entities, "entity", "entities"),
+		                      (unsigned long long)t->processes,
+		                      plural(t->processes, "process", "processes"),
+		                      (unsigned long long)t->hosts, plural(t->hosts, "host", "hosts"));
+		err |= hx__buf_printf(b, "  causes %llu linked %llu dangling %llu external",
+		                      (unsigned long long)t->linked, (unsigned long long)t->dangling,
+		                      (unsigned long long)t->external);
+		if (t->cross_trace)
+			err |= hx__buf_printf(b, " (%llu from other traces)", (unsigned long long)t->cross_trace);
+		if (t->errors)
+			err |= hx__buf_printf(b, "  %llu %s", (unsigned long long)t->errors,
+			                      plural(t->errors, "error", "errors"));
+		err |= hx__buf_putc(b, '\n');
+	}
+	if (shown < n)
+		err |= hx__buf_printf(b, "  ... %zu more not shown (--traces N)\n", n - shown);
+	free(v);
+	if (tt->events_outside)
+		err |= hx__buf_printf(b, "  %llu events in no trace\n", (unsigned long long)tt->events_outside);
+	err |= hx__buf_printf(b, "causes       %llu linked, %llu dangling, %llu external",
+	                      (unsigned long long)tt->linked, (unsigned long long)tt->dangling,
+	                      (unsigned long long)tt->external);
+	if (tt->cross_trace)
+		err |= hx__buf_printf(b, "; %llu cross-trace", (unsigned long long)tt->cross_trace);
+	err |= hx__buf_putc(b, '\n');
+	return err;
+}
+
+static int text_clocks(hx__buf *b, const stats *s)
+{
+	int err = 0;
+	hx_clock_report cr;
+	const hx_clock_offset *h;
+	size_t nh = hx_reader_clock_offsets(s->r, &h);
+	hx_reader_clock_report(s->r, &cr);
+	if (!cr.read_input) {
+		err |= hx__buf_printf(b, "clocks       %zu host%s: no alignment needed\n", nh, nh == 1 ? "" : "s");
+		return err;
+	}
+	err |= hx__buf_printf(b, "clocks       %zu hosts aligned from %llu cross-host cause/effect pairs; effects before their cause: %llu as recorded, %llu after alignment\n",
+	                      nh, (unsigned long long)cr.pairs, (unsigned long long)cr.violations_before,
+	                      (unsigned long long)cr.violations_after);
+	for (size_t i = 0; i < nh; i++) {
+		err |= hx__buf_puts(b, "  ");
+		err |= hx__text_string(b, h[i].host, strlen(h[i].host));
+		if (h[i].reference)
+			err |= hx__buf_puts(b, "  reference (offset 0)");
+		else if (h[i].refused)
+			err |= hx__buf_puts(b, "  offset refused (over 1 hour), not applied");
+		else {
+			err |= hx__buf_puts(b, "  offset ");
+			err |= put_offset(b, h[i].offset_ns);
+		}
+		if (h[i].has_lower || h[i].has_upper) {
+			err |= hx__buf_puts(b, "  allowed [");
+			err |= h[i].has_lower ? put_offset(b, h[i].lower_ns) : hx__buf_puts(b, "-inf");
+			err |= hx__buf_puts(b, ", ");
+			err |= h[i].has_upper ? put_offset(b, h[i].upper_ns) : hx__buf_puts(b, "+inf");
+			err |= hx__buf_putc(b, ']');
+		}
+		err |= hx__buf_printf(b, "  %llu pairs  %u %s  %llu events\n", (unsigned long long)h[i].pairs,
+		                      h[i].processes, plural(h[i].processes, "process", "processes"),
+		                      (unsigned long long)h[i].events);
+	}
+	if (cr.unresolved)
+		err |= hx__buf_printf(b, "  %llu cause references to events in no file read gave no bound\n",
+		                      (unsigned long long)cr.unresolved);
+	return err;
+}
+
 static int text_counters(hx__buf *b, const stats *s)
 {
 	int err = 0;
@@ -211,6 +350,8 @@ static int print_text(hx__buf *b, const stats *s)
 	err |= text_events(b, s);
 	err |= text_entities(b, s);
 	err |= text_names(b, s);
+	err |= text_traces(b, s);
+	err |= text_clocks(b, s);
 	err |= hx__buf_printf(b, "chunks       %llu intact, %llu damaged\n",
 	               (unsigned long long)(in->chunks - in->chunks_damaged),
 	               (unsigned long long)in->chunks_damaged);
@@ -309,6 +450,81 @@ static int json_tops(hx__buf *b, const stats *s)
 	return err;
 }
 
+static int json_i64_or_null(hx__buf *b, int has, int64_t v)
+{
+	return has ? hx__buf_printf(b, "%lld", (long long)v) : hx__buf_puts(b, "null");
+}
+
+static int json_traces(hx__buf *b, const stats *s)
+{
+	int err = 0, oom;
+	const hx__traces_totals *tt = &s->tr.totals;
+	size_t n;
+	const hx__trace_stat **v = hx__traces_sorted(&s->tr, &n, &oom);
+	if (oom)
+		return HX_ENOMEM;
+	size_t shown = n < s->max_traces ? n : (size_t)s->max_traces;
+	err |= hx__buf_printf(b, "\"traces_total\":%llu,\"traces_shown\":%zu,\"events_outside_traces\":%llu,"
+	                         "\"causes\":{\"total\":%llu,\"linked\":%llu,\"dangling\":%llu,"
+	                         "\"external\":%llu,\"cross_trace\":%llu},\"traces\":[",
+	                      (unsigned long long)tt->traces, shown, (unsigned long long)tt->events_outside,
+	                      (unsigned long long)tt->causes, (unsigned long long)tt->linked,
+	                      (unsigned long long)tt->dangling, (unsigned long long)tt->external,
+	                      (unsigned long long)tt->cross_trace);
+	for (size_t i = 0; i < shown; i++) {
+		const hx__trace_stat *t = v[i];
+		err |= hx__buf_puts(b, i ? ",{\"id\":\"" : "{\"id\":\"");
+		err |= put_trace_id(b, t->id);
+		err |= hx__buf_puts(b, "\",\"root\":");
+		err |= t->root ? hx__json_string(b, t->root, t->root_len) : hx__buf_puts(b, "null");
+		err |= hx__buf_printf(b, ",\"start_ns\":%llu,\"end_ns\":%llu,\"duration_ns\":%llu,"
+		                         "\"events\":%llu,\"errors\":%llu,\"entities\":%llu,\"processes\":%llu,"
+		                         "\"hosts\":%llu,\"effects\":%llu,\"linked\":%llu,\"dangling\":%llu,"
+		                         "\"external\":%llu,\"cross_trace\":%llu}",
+		                      (unsigned long long)t->begin_ns, (unsigned long long)t->last_ns,
+		                      (unsigned long long)trace_duration(t), (unsigned long long)t->events,
+		                      (unsigned long long)t->errors, (unsigned long long)t->entities,
+		                      (unsigned long long)t->processes, (unsigned long long)t->hosts,
+		                      (unsigned long long)t->effects, (unsigned long long)t->linked,
+		                      (unsigned long long)t->dangling, (unsigned long long)t->external,
+		                      (unsigned long long)t->cross_trace);
+	}
+	free(v);
+	err |= hx__buf_puts(b, "],");
+	return err;
+}
+
+static int json_clocks(hx__buf *b, const stats *s)
+{
+	int err = 0;
+	hx_clock_report cr;
+	const hx_clock_offset *h;
+	size_t nh = hx_reader_clock_offsets(s->r, &h);
+	hx_reader_clock_report(s->r, &cr);
+	err |= hx__buf_printf(b, "\"clock\":{\"aligned\":%s,\"hosts\":%zu,\"pairs\":%llu,"
+	                         "\"violations_before\":%llu,\"violations_after\":%llu,\"refused\":%u,"
+	                         "\"unresolved\":%llu,\"offset_max_ns\":%lld,\"offsets\":[",
+	                      cr.read_input ? "true" : "false", nh, (unsigned long long)cr.pairs,
+	                      (unsigned long long)cr.violations_before,
+	                      (unsigned long long)cr.violations_after, cr.refused,
+	                      (unsigned long long)cr.unresolved, (long long)HX_CLOCK_OFFSET_MAX_NS);
+	for (size_t i = 0; i < nh; i++) {
+		err |= hx__buf_puts(b, i ? ",{" : "{");
+		err |= json_str(b, "host", h[i].host, strlen(h[i].host));
+		err |= hx__buf_printf(b, ",\"offset_ns\":%lld,\"lower_ns\":", (long long)h[i].offset_ns);
+		err |= json_i64_or_null(b, h[i].has_lower, h[i].lower_ns);
+		err |= hx__buf_puts(b, ",\"upper_ns\":");
+		err |= json_i64_or_null(b, h[i].has_upper, h[i].upper_ns);
+		err |= hx__buf_printf(b, ",\"pairs\":%llu,\"events\":%llu,\"processes\":%u,"
+		                         "\"reference\":%s,\"refused\":%s}",
+		                      (unsigned long long)h[i].pairs, (unsigned long long)h[i].events,
+		                      h[i].processes, h[i].reference ? "true" : "false",
+		                      h[i].refused ? "true" : "false");
+	}
+	err |= hx__buf_puts(b, "]},");
+	return err;
+}
+
 static int print_json(hx__buf *b, const stats *s)
 {
 	int err = 0;
@@ -316,6 +532,13 @@ static int print_json(hx__buf *b, const stats *s)
 	const hx__tally *t = &s->t;
 	err |= hx__buf_puts(b, "{");
 	err |= json_str(b, "path", s->path, strlen(s->path));
+	err |= hx__buf_puts(b, ",\"paths\":[");
+	for (size_t i = 0; i < s->npaths; i++) {
+		if (i)
+			err |= hx__buf_putc(b, ',');
+		err |= hx__json_string(b, s->paths[i], strlen(s->paths[i]));
+	}
+	err |= hx__buf_putc(b, ']');
 	err |= hx__buf_printf(b, ",\"files\":%llu,\"bytes\":%llu,", (unsigned long long)in->files,
 	               (unsigned long long)in->bytes);
 	err |= json_processes(b, s);
@@ -339,6 +562,8 @@ static int print_json(hx__buf *b, const stats *s)
 	err |= hx__buf_printf(b, "\"event_bytes\":%llu,\"bytes_per_event\":%.3f,\"file_bytes_per_event\":%.3f,",
 	               (unsigned long long)in->event_bytes, per_event(in->event_bytes, t->events),
 	               per_event(in->bytes, t->events));
+	err |= json_traces(b, s);
+	err |= json_clocks(b, s);
 	err |= hx__buf_printf(b, "\"chunks\":%llu,\"chunks_intact\":%llu,\"chunks_damaged\":%llu,",
 	               (unsigned long long)in->chunks,
 	               (unsigned long long)(in->chunks - in->chunks_damaged),
@@ -358,30 +583,48 @@ int cmd_stats(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"traces", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	int json = 0, c;
+	uint64_t max_traces = TOP;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
-		if (c != 'j')
+	while ((c = getopt_long(argc, argv, "jt:", longopts, NULL)) != -1) {
+		if (c == 'j') {
+			json = 1;
+		} else if (c == 't') {
+			if (hx__cli_parse_u64(optarg, &max_traces)) {
+				fprintf(stderr, "hx stats: --traces needs a number, not '%s'\n", optarg);
+				return hx__cli_usage("stats");
+			}
+		} else {
 			return hx__cli_bad_option("stats", argv);
-		json = 1;
+		}
 	}
-	if (optind != argc - 1)
+	if (optind >= argc)
 		return hx__cli_usage("stats");
 
 	stats s;
 	memset(&s, 0, sizeof(s));
 	s.path = argv[optind];
-	if (hx__cli_open("stats", s.path, HX_ORDER_STREAM, &s.r))
+	s.paths = argv + optind;
+	s.npaths = (size_t)(argc - optind);
+	s.max_traces = max_traces;
+	if (hx__cli_open_paths("stats", s.paths, s.npaths, HX_ORDER_STREAM, &s.r))
 		return HX_EXIT_USAGE;
 	hx__tally_init(&s.t);
+	hx__traces_init(&s.tr, s.r);
 	hx_event ev;
-	int rc;
-	while ((rc = hx_reader_next(s.r, &ev)) == HX_OK)
-		if ((rc = hx__tally_event(&s.t, &ev, hx_reader_event_process(s.r))) != HX_OK)
+	int rc = hx_reader_align_clocks(s.r);
+	while (rc == HX_OK && (rc = hx_reader_next(s.r, &ev)) == HX_OK) {
+		size_t proc = hx_reader_event_process(s.r);
+		if ((rc = hx__tally_event(&s.t, &ev, proc)) != HX_OK ||
+		    (rc = hx__traces_event(&s.tr, &ev, proc)) != HX_OK)
 			break;
+	}
+	if (rc == HX_EOF && hx__traces_finish(&s.tr))
+		rc = HX_ENOMEM;
 	int status = HX_EXIT_OK;
 	if (rc != HX_EOF) {
 		fprintf(stderr, "hx stats: %s: %s\n", s.path, hx_strerror(rc));
@@ -399,6 +642,7 @@ int cmd_stats(int argc, char **argv)
 		hx__buf_free(&b);
 	}
 	hx__tally_free(&s.t);
+	hx__traces_free(&s.tr);
 	hx_reader_close(s.r);
 	return status;
 }

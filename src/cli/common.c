@@ -25,12 +25,61 @@ int hx__cli_bad_option(const char *name, char **argv)
 	return hx__cli_usage(name);
 }
 
+/* A service URL becomes the temporary directory its traces were fetched into (fetch.c); a path
+ * stays itself. NULL after a message on stderr. */
+static const char *local_path(const char *name, const char *path)
+{
+	if (!hx__cli_is_url(path))
+		return path;
+	char *dir = NULL, err[512];
+	if (hx__cli_fetch(path, &dir, err, sizeof err) != 0) {
+		fprintf(stderr, "hx %s: %s: %s\n", name, path, err);
+		return NULL;
+	}
+	return dir;
+}
+
 int hx__cli_open(const char *name, const char *path, hx_read_order order, hx_reader **out)
 {
+	const char *url = path;
+	if (!(path = local_path(name, path)))
+		return HX_EXIT_USAGE;
 	int rc = hx_reader_open(out, path, order);
+	if (rc == HX_EFORMAT && path != url) {
+		fprintf(stderr, "hx %s: %s: no events there\n", name, url);
+		return HX_EXIT_USAGE;
+	}
 	if (rc == HX_OK)
 		return 0;
 	fprintf(stderr, "hx %s: %s: %s\n", name, path, hx_strerror(rc));
+	return HX_EXIT_USAGE;
+}
+
+int hx__cli_open_paths(const char *name, char **paths, size_t n, hx_read_order order,
+                       hx_reader **out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *local = local_path(name, paths[i]);
+		if (!local)
+			return HX_EXIT_USAGE;
+		paths[i] = (char *)local; /* the caller's argv: a fetched URL is read from its copy */
+	}
+	int rc = hx_reader_open_paths(out, (const char *const *)paths, n, order);
+	if (rc == HX_OK)
+		return 0;
+	/* name the path that failed: the first one that cannot be read alone */
+	const char *bad = n == 1 ? paths[0] : NULL;
+	for (size_t i = 0; !bad && i < n; i++) {
+		hx_reader *one;
+		int r1 = hx_reader_open(&one, paths[i], order);
+		if (r1 != HX_OK && r1 != HX_EFORMAT)
+			bad = paths[i];
+		hx_reader_close(one);
+	}
+	if (bad)
+		fprintf(stderr, "hx %s: %s: %s\n", name, bad, hx_strerror(rc));
+	else
+		fprintf(stderr, "hx %s: %zu paths: %s\n", name, n, hx_strerror(rc));
 	return HX_EXIT_USAGE;
 }
 

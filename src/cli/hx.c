@@ -7,9 +7,20 @@
 
 /* The commands, in the order `hx help` lists them (recipe in cmd.h). */
 const hx__cmd hx__commands[] = {
-	{"dump", cmd_dump, "[--json] [--order time|stream] [--limit N] PATH",
+	{"dump", cmd_dump, "[--json] [--order time|stream] [--limit N] [--trace ID] PATH...",
 	 "print every event, one line (or JSON object) each"},
-	{"stats", cmd_stats, "[--json] PATH", "summarise a trace: processes, events, sizes, misuse, damage"},
+	{"stats", cmd_stats, "[--json] [--traces N] PATH...",
+	 "summarise a trace: processes, events, traces, clock offsets, sizes, misuse, damage"},
+	{"critical-path", cmd_critical_path, "[--json] [--trace ID] PATH...",
+	 "what determined a trace's latency: its critical path, by block, entity and host"},
+	{"serve", cmd_serve,
+	 "--data DIR [--listen HOST:PORT] [--http HOST:PORT] [--token T | --token-file F] "
+	 "[--tls-cert F --tls-key F] [--memory-limit SIZE] [--max-frame SIZE] "
+	 "[--retention-bytes SIZE] [--retention-age DURATION] [--kafka kafka://BROKERS/TOPIC "
+	 "[--kafka-group G]]",
+	 "run the trace storage service: native ingest, HTTP API, embedded store"},
+	{"ship", cmd_ship, "DIR --to tcp://HOST:PORT [--token T] [--tls] [--ca FILE] [--state DIR] [--once]",
+	 "send trace files to a service, following them as they grow; resumes where it stopped"},
 	{"check", cmd_check, "PATH", "verify a trace: exit 0 if intact, 1 if damaged"},
 	{"help", cmd_help, "[COMMAND]", "show the commands, or one command's usage"},
 };

@@ -11,6 +11,7 @@
  * the first test in hx__decode_record and reads three bytes in the common case.
  */
 #include "format/decode.h"
+#include "format/encode.h"
 #include "format/format.h"
 
 #include <stdlib.h>
@@ -258,7 +259,8 @@ static int decode_cause(const uint8_t **q, const uint8_t *end, const uint8_t *ev
 	}
 	if (get_u64(q, end, &c->entity_id) || get_varint(q, end, &c->seq))
 		return -1;
-	c->flags = HX_CTX_VALID | ((flags & HX_CAUSE_SAMPLED) ? HX_CTX_SAMPLED : 0);
+	c->flags = HX_CTX_VALID | ((flags & HX_CAUSE_SAMPLED) ? HX_CTX_SAMPLED : 0) |
+	           ((flags & HX_CAUSE_FOREIGN) ? HX_CTX_FOREIGN : 0);
 	c->reserved = 0;
 	return 0;
 }
@@ -431,7 +433,8 @@ static int decode_event(hx__decoder *d, const uint8_t **p, const uint8_t *q, con
 		for (size_t i = 0; i < v; i++)
 			if (decode_cause(&q, end, trace, &d->causes[i]))
 				BAD("EFFECT: truncated cause");
-		ev->interaction = (hx_interaction)u;
+		ev->resumes = (u & HX_EFFECT_RESUMES) != 0;
+		ev->interaction = (hx_interaction)(u & ~HX_EFFECT_RESUMES);
 		ev->causes = v ? d->causes : NULL;
 		ev->ncauses = (size_t)v;
 		break;
@@ -447,6 +450,7 @@ static int decode_event(hx__decoder *d, const uint8_t **p, const uint8_t *q, con
 	ev->name_len = name->len;
 	d->ticks += dt;
 	ev->time_ns = d->ticks;
+	ev->time_orig_ns = d->ticks;
 	ev->entity_id = d->entity_id;
 	ev->seq = d->next_seq++;
 	memcpy(ev->trace_id, trace, 16);
@@ -477,6 +481,7 @@ int hx__decode_record(hx__decoder *d, const uint8_t **p, const uint8_t *end, hx_
 		ev->name_len = name->len;
 		d->ticks += q[0];
 		ev->time_ns = d->ticks;
+		ev->time_orig_ns = d->ticks;
 		ev->entity_id = d->entity_id;
 		ev->seq = d->next_seq++;
 		memcpy(ev->trace_id, d->trace_id, 16);
@@ -498,6 +503,15 @@ int hx__decode_record(hx__decoder *d, const uint8_t **p, const uint8_t *end, hx_
 		return decode_sync(p, q, end, sync, why);
 	case HX_REC_INDEX:
 		return decode_index(p, q, end, index, why);
+	case HX_REC_TIME: {
+		/* bodies (encode.h): the running time restated, where a delta would be negative */
+		uint64_t t;
+		if (get_varint(&q, end, &t))
+			BAD("TIME: truncated");
+		d->ticks = t;
+		*p = q;
+		return HX__REC_OTHER;
+	}
 	default:
 		BAD("unknown record kind");
 	}

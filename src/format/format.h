@@ -20,7 +20,7 @@
  * FILE HEADER (offset, size, meaning)
  *     0   8  magic "HXTRACE\0"
  *     8   2  format major version (1): a reader refuses a major it does not know
- *    10   2  format minor version (0): minors only add things readers may skip
+ *    10   2  format minor version (1): minors only add things readers may skip
  *    12   4  header bytes (4096)
  *    16   4  chunk bytes (power of two, 4096 .. 1 MiB)
  *    20   4  flags: bit 0 = clean (index written at shutdown), bit 1 = big-endian writer (never set)
@@ -96,10 +96,12 @@
  *   STATE        0x1a  dt, u8 state, reason (string id, 0 = none)
  *   ANNOTATE     0x1b  dt, u8 target (always has attributes)
  *   CAUSE        0x1c  dt, name, u8 interaction kind
- *   EFFECT       0x1d  dt, name, u8 interaction kind, varint cause count, causes
+ *   EFFECT       0x1d  dt, name, u8 interaction kind (| 0x80 when it resumes a waiting entity,
+ *                      since 1.1), varint cause count, causes
  *   "name" is a varint string ID (0 = the empty name).
  *   A cause is: u8 flags (bit 0: trace ID follows, else the cause is in the event's own trace;
- *   bit 1: sampled), [16 bytes trace ID], u64 entity ID, varint seq.
+ *   bit 1: sampled; bit 2 (1.1): foreign, from another tracer), [16 bytes trace ID], u64 entity
+ *   ID, varint seq.
  *
  *   Attribute list: varint count, then per attribute: varint key string ID, u8 type, value:
  *     1 int: zigzag varint; 2 double: 8 bytes; 3 true; 4 false; 5 string and 6 bytes: varint
@@ -114,7 +116,7 @@
 
 #define HX_FORMAT_MAGIC "HXTRACE\0"
 #define HX_FORMAT_MAJOR 1
-#define HX_FORMAT_MINOR 0
+#define HX_FORMAT_MINOR 1
 #define HX_FILE_HEADER_BYTES 4096u
 #define HX_CHUNK_MAGIC 0x4b435848u /* "HXCK" read as little-endian u32 */
 #define HX_CHUNK_HEADER_BYTES 32u
@@ -176,7 +178,12 @@ enum {
 };
 
 enum { HX_CTXREC_HAS_TRACE = 0x1 };
-enum { HX_CAUSE_HAS_TRACE = 0x1, HX_CAUSE_SAMPLED = 0x2 };
+/* Cause flags. FOREIGN (format 1.1): the cause came from another tracer (a W3C parent-id), so no
+ * Haruspex file holds it: readers count it as external, not dangling. */
+enum { HX_CAUSE_HAS_TRACE = 0x1, HX_CAUSE_SAMPLED = 0x2, HX_CAUSE_FOREIGN = 0x4 };
+/* EFFECT's interaction byte (format 1.1): bit 7 set = the effect ended a wait of its entity (it is
+ * also a STATE running); the low 7 bits are the interaction kind. */
+#define HX_EFFECT_RESUMES 0x80u
 enum { HX_VAL_INT = 1, HX_VAL_DOUBLE = 2, HX_VAL_TRUE = 3, HX_VAL_FALSE = 4, HX_VAL_STRING = 5, HX_VAL_BYTES = 6 };
 
 #define HX_VARINT_MAX 10

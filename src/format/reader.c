@@ -171,7 +171,12 @@ static int cursor_event(hx_reader *r, hx__cursor *c, hx_event *ev)
 		if (rc == 0)
 			return HX_EOF;
 		if (rc == HX__REC_EVENT) {
-			ev->time_ns = hx__clock_ns(&r->procs[s->proc].clock, ev->time_ns, &c->seg);
+			const hx__rproc *p = &r->procs[s->proc];
+			uint64_t t = hx__clock_ns(&p->clock, ev->time_ns, &c->seg);
+			ev->time_orig_ns = t;
+			/* The offset is per process (its host's), so each entity's times keep their order
+			 * and the time merge sees aligned times. */
+			ev->time_ns = p->offset_ns ? hx__time_shift(t, p->offset_ns) : t;
 			return HX_OK;
 		}
 	}
@@ -349,6 +354,14 @@ static int open_one(hx_reader *r, const char *path, int in_dir)
 		hx__reader_damage(r, HX_DMG_IO, p, 0, 0, 0, 0, "open: %s", strerror(e));
 		return r->oom ? HX_ENOMEM : HX_OK;
 	}
+	for (size_t i = 0; S_ISREG(st.st_mode) && i < r->nfiles; i++) {
+		if (r->files[i].dev == (uint64_t)st.st_dev && r->files[i].ino == (uint64_t)st.st_ino) {
+			/* named twice (a file and its directory, overlapping lists): its chunks would
+			 * all be duplicates */
+			close(fd);
+			return HX_OK;
+		}
+	}
 	if (!S_ISREG(st.st_mode)) {
 		/* A FIFO or device has no slots to pread: not a trace file. */
 		close(fd);
@@ -358,7 +371,13 @@ static int open_one(hx_reader *r, const char *path, int in_dir)
 		hx__reader_damage(r, HX_DMG_NOT_A_TRACE, p, 0, 0, 0, 0, "not a regular file");
 		return r->oom ? HX_ENOMEM : HX_OK;
 	}
-	return hx__reader_add_file(r, path, fd, NULL, (uint64_t)st.st_size);
+	size_t before = r->nfiles;
+	int rc = hx__reader_add_file(r, path, fd, NULL, (uint64_t)st.st_size);
+	if (r->nfiles > before) {
+		r->files[before].dev = (uint64_t)st.st_dev;
+		r->files[before].ino = (uint64_t)st.st_ino;
+	}
+	return rc;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -425,6 +444,8 @@ static int finish(hx_reader *r, int rc, hx_reader **out)
 		rc = r->open_error ? r->open_error : HX_EFORMAT;
 	if (rc == HX_OK)
 		rc = hx__reader_finish_open(r);
+	if (rc == HX_OK)
+		rc = hx__reader_hosts_build(r);
 	if (rc != HX_OK) {
 		hx_reader_close(r);
 		return rc;
@@ -433,19 +454,33 @@ static int finish(hx_reader *r, int rc, hx_reader **out)
 	return HX_OK;
 }
 
-int hx_reader_open(hx_reader **out, const char *path, hx_read_order order)
+int hx_reader_open_paths(hx_reader **out, const char *const *paths, size_t n, hx_read_order order)
 {
-	if (!out || !path)
+	if (!out)
 		return HX_EINVAL;
 	*out = NULL;
-	struct stat st;
-	if (stat(path, &st))
-		return errno_result(errno);
+	if (!paths || n == 0)
+		return HX_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!paths[i])
+			return HX_EINVAL;
 	hx_reader *r = reader_new(order);
 	if (!r)
 		return HX_ENOMEM;
-	int rc = S_ISDIR(st.st_mode) ? open_dir(r, path) : open_one(r, path, 0);
+	int rc = HX_OK;
+	for (size_t i = 0; i < n && rc == HX_OK; i++) {
+		struct stat st;
+		if (stat(paths[i], &st))
+			rc = errno_result(errno);
+		else
+			rc = S_ISDIR(st.st_mode) ? open_dir(r, paths[i]) : open_one(r, paths[i], 0);
+	}
 	return finish(r, rc, out);
+}
+
+int hx_reader_open(hx_reader **out, const char *path, hx_read_order order)
+{
+	return hx_reader_open_paths(out, &path, 1, order);
 }
 
 int hx__reader_open_mem(hx_reader **out, const void *data, size_t len, hx_read_order order)
@@ -481,6 +516,7 @@ void hx_reader_close(hx_reader *r)
 	free(r->heap);
 	free(r->damage);
 	free(r->scratch);
+	free(r->hosts);
 	free(r);
 }
 

@@ -12,6 +12,12 @@
  *           the first time the chunk is read, and decodes records until an event. In time order
  *           every stream has a cursor and a binary heap picks the earliest event.
  *
+ *   align - optional (reader_align.c): before the first next, every stream is read once with
+ *           cursors of its own to collect cross-host cause/effect pairs; the solver (align.c)
+ *           gives each host an offset that cursor_event() then adds to every time. The real
+ *           cursors have not moved, so nothing needs rewinding, and records, chunk checks and
+ *           damage are counted once (reads before `started` do not count records).
+ *
  * Thread safety: a reader and everything below it belongs to one thread (reader.h).
  */
 #ifndef HX_READER_INT_H
@@ -119,6 +125,7 @@ typedef struct hx__rfile {
 	uint32_t clock_kind;
 	uint64_t anchor_ticks, anchor_mono, anchor_real, ticks_per_sec;
 	const char *host, *program, *service; /* from the resource list; "" when absent */
+	uint64_t dev, ino;      /* identity, so a file named twice is read once (0, 0: memory) */
 	uint64_t counters[HX_FILE_COUNTERS];
 } hx__rfile;
 
@@ -149,6 +156,8 @@ typedef struct hx__rproc {
 	uint32_t min_file_seq, max_file_seq;
 	size_t first_file;       /* file with the lowest file seq: the time anchor */
 	size_t last_file;        /* file with the highest file seq: counters, clean flag */
+	size_t host;             /* index into hx_reader.hosts: its clock domain */
+	int64_t offset_ns;       /* the host's clock offset, added to every time (0 unaligned) */
 } hx__rproc;
 
 /* Reads one stream: the chunk being decoded and the decoder's chunk-local state. */
@@ -195,6 +204,11 @@ struct hx_reader {
 	int started;
 	int pending;             /* time order: heap[0]'s event was returned; advance it first */
 	size_t last_proc;
+
+	/* clock domains (reader_align.c): one per distinct host name, sorted by name */
+	hx_clock_offset *hosts;
+	size_t nhosts;
+	hx_clock_report clock;
 };
 
 /* reader_scan.c */
@@ -213,6 +227,18 @@ static inline void hx__chunk_bad(hx_reader *r, hx__rchunk *c)
 	if (c->state != CHUNK_BAD)
 		r->info.chunks_damaged++;
 	c->state = CHUNK_BAD;
+}
+
+/* reader_align.c: the hosts of the processes, after hx__reader_finish_open. */
+int hx__reader_hosts_build(hx_reader *r);
+
+/* t + off, saturated to [0, UINT64_MAX]. */
+static inline uint64_t hx__time_shift(uint64_t t, int64_t off)
+{
+	if (off >= 0)
+		return t > UINT64_MAX - (uint64_t)off ? UINT64_MAX : t + (uint64_t)off;
+	uint64_t m = (uint64_t)0 - (uint64_t)off;
+	return t < m ? 0 : t - m;
 }
 
 /* reader.c */

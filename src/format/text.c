@@ -503,6 +503,8 @@ int hx__event_text(hx__buf *b, const hx_event *ev)
 	case HX_EV_EFFECT:
 		err |= hx__buf_puts(b, " ia=");
 		err |= put_enum(b, ev->interaction, hx_interaction_name(ev->interaction), 0);
+		if (ev->resumes)
+			err |= hx__buf_puts(b, " resumes");
 		break;
 	case HX_EV_COUNTER:
 		err |= hx__buf_puts(b, " value=");
@@ -631,6 +633,10 @@ int hx__event_json(hx__buf *b, const hx_event *ev)
 	case HX_EV_TRACE_JOIN:
 		err |= json_key(b, "interaction");
 		err |= put_enum(b, ev->interaction, hx_interaction_name(ev->interaction), 1);
+		if (k == HX_EV_EFFECT) {
+			err |= json_key(b, "resumes");
+			err |= hx__buf_puts(b, ev->resumes ? "true" : "false");
+		}
 		break;
 	case HX_EV_COUNTER:
 		err |= json_key(b, "value");
@@ -656,7 +662,10 @@ int hx__event_json(hx__buf *b, const hx_event *ev)
 			err |= json_key(b, "seq");
 			err |= put_u64(b, c->seq);
 			err |= json_key(b, "sampled");
-			err |= hx__buf_puts(b, (c->flags & HX_CTX_SAMPLED) ? "true}" : "false}");
+			err |= hx__buf_puts(b, (c->flags & HX_CTX_SAMPLED) ? "true" : "false");
+			if (c->flags & HX_CTX_FOREIGN)
+				err |= hx__buf_puts(b, ",\"foreign\":true");
+			err |= hx__buf_putc(b, '}');
 		}
 		err |= hx__buf_putc(b, ']');
 	}

@@ -12,6 +12,10 @@
 #include <string.h>
 
 #include "lib/tracer.h"
+#include "net/client.h"
+#if HX_HAVE_KAFKA
+#include "lib/kafkasink.h"
+#endif
 
 void hx_config_init(hx_config *cfg)
 {
@@ -87,12 +91,28 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 			out->sink = HX_SINK_STDERR;
 		else if (!strcmp(v, "none"))
 			out->sink = HX_SINK_NONE;
+		else if (!strncmp(v, "tcp://", 6)) {
+			out->sink = HX_SINK_TCP;
+			out->ship_to = v;
+		}
+		else if (!strncmp(v, "kafka://", 8)) {
+			out->sink = HX_SINK_KAFKA;
+			out->ship_to = v;
+		}
 		else if (!strcmp(v, "callback")) {
 			if (!out->callback)
 				BAD("HARUSPEX_SINK=callback, but the program set no callback");
 			out->sink = HX_SINK_CALLBACK;
 		} else
-			BAD("HARUSPEX_SINK=%.64s: expected file, stderr, callback or none", v);
+			BAD("HARUSPEX_SINK=%.64s: expected file, stderr, callback, none, tcp://HOST:PORT or "
+			    "kafka://BROKERS/TOPIC", v);
+	}
+	if ((v = getenv("HARUSPEX_SHIP_TOKEN")) && *v)
+		out->ship_token = v;
+	if ((v = getenv("HARUSPEX_SHIP_LINGER_MS")) && *v) {
+		uint64_t n; /* read by the shipping thread (shipsink.c); checked here like the rest */
+		if (parse_u64(v, &n) || n > 600000)
+			BAD("HARUSPEX_SHIP_LINGER_MS=%.64s: expected milliseconds, at most 600000", v);
 	}
 	if ((v = getenv("HARUSPEX_DIR")) && *v)
 		out->dir = v;
@@ -129,14 +149,59 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 	}
 	if ((v = getenv("HARUSPEX_QUIET")) && *v)
 		out->quiet = strcmp(v, "0") != 0;
+	if ((v = getenv("HARUSPEX_SAMPLE")) && *v) {
+		char *end;
+		if (!strcmp(v, "always")) {
+			out->sampler = HX_SAMPLE_ALWAYS;
+		} else if (!strcmp(v, "never")) {
+			out->sampler = HX_SAMPLE_NEVER;
+		} else if (!strncmp(v, "probability:", 12)) {
+			errno = 0;
+			double p = strtod(v + 12, &end);
+			if (errno || end == v + 12 || *end || !(p >= 0.0 && p <= 1.0))
+				BAD("HARUSPEX_SAMPLE=%.64s: the probability must be from 0 to 1", v);
+			out->sampler = HX_SAMPLE_PROBABILITY;
+			out->sample_probability = p;
+		} else if (!strncmp(v, "rate:", 5)) {
+			errno = 0;
+			double r = strtod(v + 5, &end);
+			if (errno || end == v + 5 || *end || !(r > 0.0 && r <= 1e9))
+				BAD("HARUSPEX_SAMPLE=%.64s: the rate must be traces per second, above 0", v);
+			out->sampler = HX_SAMPLE_RATE;
+			out->sample_rate = r;
+		} else {
+			BAD("HARUSPEX_SAMPLE=%.64s: expected always, never, probability:P or rate:N", v);
+		}
+	}
+	if ((v = getenv("HARUSPEX_DISABLE")))
+		out->disable = v;
 
 	/* validate the result, whatever set it */
-	if (out->sink < HX_SINK_FILE || out->sink > HX_SINK_NONE)
+	if (out->sink < HX_SINK_FILE || out->sink > HX_SINK_KAFKA)
 		BAD("hx_config.sink %d is not a sink", (int)out->sink);
 	if (out->sink == HX_SINK_CALLBACK && !out->callback)
 		BAD("callback sink without a callback");
-	if (out->sink == HX_SINK_FILE && (!out->dir || !*out->dir))
+	if ((out->sink == HX_SINK_FILE || out->sink == HX_SINK_TCP || out->sink == HX_SINK_KAFKA) &&
+	    (!out->dir || !*out->dir))
 		BAD("file sink without a directory");
+	if (out->sink == HX_SINK_TCP) {
+		char host[256], port[32], why[200];
+		if (hx_net_parse_url(out->ship_to, host, sizeof host, port, sizeof port, why, sizeof why))
+			BAD("tcp sink: %s", why);
+		if (out->ship_token && strlen(out->ship_token) > 1024)
+			BAD("tcp sink: the token is longer than 1024 bytes");
+	}
+	if (out->sink == HX_SINK_KAFKA) {
+#if HX_HAVE_KAFKA
+		char brokers[4096], topic[256], why[200];
+		if (hx__kafka_url_parse(out->ship_to, brokers, sizeof brokers, topic, sizeof topic, why,
+		                        sizeof why))
+			BAD("kafka sink: %s", why);
+#else
+		BAD("kafka sink: this libharuspex was built without Kafka support (librdkafka); "
+		    "install librdkafka-dev and rebuild");
+#endif
+	}
 	uint32_t cb = out->chunk_bytes;
 	if (cb < HX_CHUNK_MIN || cb > HX_CHUNK_MAX || (cb & (cb - 1)))
 		BAD("chunk size %u: expected a power of two from 4096 to 1M", cb);
@@ -149,5 +214,13 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 		BAD("fsync interval of 0 ms");
 	if (out->fsync == HX_FSYNC_EVERY && out->fsync_every == 0)
 		BAD("fsync every 0 events");
+	if (out->sampler < HX_SAMPLE_ALWAYS || out->sampler > HX_SAMPLE_RATE)
+		BAD("hx_config.sampler %d is not a sampler", (int)out->sampler);
+	if (out->sampler == HX_SAMPLE_PROBABILITY && !(out->sample_probability >= 0.0 && out->sample_probability <= 1.0))
+		BAD("sample probability %g: expected 0 to 1", out->sample_probability);
+	if (out->sampler == HX_SAMPLE_RATE && !(out->sample_rate > 0.0 && out->sample_rate <= 1e9))
+		BAD("sample rate %g: expected traces per second above 0", out->sample_rate);
+	if (out->disable && hx__filters_check(out->disable, errbuf, errlen) != HX_OK)
+		return HX_ECONFIG;
 	return HX_OK;
 }

@@ -48,6 +48,7 @@ void hx__decodesink_deliver(struct hx__thread *t, const uint8_t *rec, const uint
 		if (r != HX__REC_EVENT)
 			continue;
 		ev.time_ns = hx__ticks_to_real_ns(tr, ev.time_ns);
+		ev.time_orig_ns = ev.time_ns;
 		if (tr->cfg.sink == HX_SINK_STDERR) {
 			to_stderr(t, &ev);
 		} else {

@@ -170,6 +170,7 @@ struct spec {
 	const char *str2;            /* COUNTER unit, STATE reason (NULL = none) */
 	uint64_t tid, parent;        /* ENTITY_BEGIN */
 	int is_int;                  /* COUNTER */
+	int muted_checked;           /* the caller has already tested the entity's muted flag */
 	int64_t ival;
 	double dval;
 };
@@ -243,7 +244,8 @@ static inline void commit(struct hx__thread *t, const uint8_t *start, uint8_t *p
 static inline uint8_t *put_cause(uint8_t *p, const hx_context *c, const struct hx_entity *e)
 {
 	int same = e->in_trace && memcmp(c->trace_id, e->trace_id, 16) == 0;
-	*p++ = (uint8_t)((same ? 0 : HX_CAUSE_HAS_TRACE) | ((c->flags & HX_CTX_SAMPLED) ? HX_CAUSE_SAMPLED : 0));
+	*p++ = (uint8_t)((same ? 0 : HX_CAUSE_HAS_TRACE) | ((c->flags & HX_CTX_SAMPLED) ? HX_CAUSE_SAMPLED : 0) |
+	                 ((c->flags & HX_CTX_FOREIGN) ? HX_CAUSE_FOREIGN : 0));
 	if (!same) {
 		memcpy(p, c->trace_id, 16);
 		p += 16;
@@ -321,6 +323,11 @@ static inline __attribute__((always_inline)) struct hx_entity *emit(struct hx__t
 		if (!t)
 			return NULL;
 	}
+	/* A sampled-out trace: the caller keeps its bookkeeping, nothing is recorded (and no
+	 * sequence number is used: there is no gap to show). This is the whole cost of a call in a
+	 * sampled-out trace, after the public function's own checks. */
+	if (!sp->muted_checked && HX_UNLIKELY((e ? e : t->cur)->muted))
+		return e ? e : t->cur;
 	size_t nattrs = sp->nattrs;
 	size_t need = RESERVE_BASE;
 	if (sp->kind == HX_EV_EFFECT || sp->kind == HX_EV_TRACE_JOIN)
@@ -438,7 +445,9 @@ static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct 
 		*p++ = sp->u8;
 		break;
 	case HX_EV_EFFECT:
-		*p++ = sp->u8;
+		/* An effect on a waiting entity is what woke it: say so in the record (format 1.1) */
+		*p++ = (uint8_t)(sp->u8 | (e->waiting ? HX_EFFECT_RESUMES : 0));
+		e->waiting = 0;
 		p = hx__put_varint(p, sp->ncauses);
 		for (size_t i = 0; i < sp->ncauses; i++)
 			p = put_cause(p, &sp->causes[i], e);
@@ -507,11 +516,20 @@ static inline __attribute__((always_inline)) struct hx_entity *emit_body(struct 
 	return e;
 }
 
-/* The context naming the last event of e. */
+/* The context naming the last event of e. An entity in a sampled-out trace has recorded nothing
+ * to name, but its context must still carry the trace ID (without HX_CTX_SAMPLED) so that every
+ * process it reaches samples the trace out too. */
 static hx_context context_of(const struct hx_entity *e)
 {
 	hx_context c;
 	memset(&c, 0, sizeof c);
+	if (e && e->muted) {
+		memcpy(c.trace_id, e->trace_id, 16);
+		c.entity_id = e->id;
+		c.seq = e->next_seq;
+		c.flags = HX_CTX_VALID;
+		return c;
+	}
 	if (!e || e->next_seq == 0)
 		return c;
 	if (e->in_trace)
@@ -528,17 +546,85 @@ static hx_context context_of(const struct hx_entity *e)
 /* ------------------------------------------------------------------------------------------
  * Public recording functions
  * ---------------------------------------------------------------------------------------- */
+/* Name filters cost one relaxed load while none is set (sampling.c). */
+static inline int filtered(const char *name)
+{
+	return HX_UNLIKELY(atomic_load_explicit(&hx__filters_on, memory_order_relaxed)) && hx__name_disabled(name);
+}
+
+/* Is the calling thread's current entity in a sampled-out trace? Checked before anything else by
+ * the calls that have a budget when sampled out (points, blocks): the recording path below is a
+ * separate function, so this path does not pay for its prologue (the encoder keeps many registers
+ * live, and the compiler saves them all on entry). A state whose `end` is 0 is stale (tracing
+ * was shut down since): it must go to the slow path, whatever it says. */
+static inline int muted(const struct hx__thread *t)
+{
+	return t && t->cur->muted && atomic_load_explicit(&t->end, memory_order_relaxed);
+}
+
+__attribute__((noinline)) static void point_record(struct hx__thread *t, const char *name, const hx_attr *attrs,
+                                                   size_t nattrs)
+{
+	if (filtered(name))
+		return;
+	/* muted(t) was false, or t was NULL or stale: a new thread state's entity is not muted */
+	emit(t, NULL, &(struct spec){.kind = HX_EV_POINT, .name = name, .attrs = attrs, .nattrs = nattrs, .muted_checked = 1});
+}
+
+/* Shaped so that the compiler makes it a frameless test and a tail jump. */
 void hx_point_attrs(const char *name, const hx_attr *attrs, size_t nattrs)
 {
-	emit(T(), NULL, &(struct spec){.kind = HX_EV_POINT, .name = name, .attrs = attrs, .nattrs = nattrs});
+	struct hx__thread *t = T();
+	if (HX_UNLIKELY(muted(t)))
+		return;
+	point_record(t, name, attrs, nattrs);
 }
+
+/* Open a block on e's books without recording it (filtered, or sampled out): its end will not be
+ * recorded either. Beyond depth 64 there is no bit to remember it by, so a filtered block that
+ * deep is recorded after all (blocks stay balanced in the file, which matters more). */
+static inline int block_skip(struct hx_entity *e)
+{
+	if (e->block_depth >= 64)
+		return 0;
+	e->skip_mask |= 1ull << e->block_depth;
+	e->block_depth++;
+	return 1;
+}
+
+__attribute__((noinline)) static void block_begin_record(struct hx__thread *t, const char *name,
+                                                        const hx_attr *attrs, size_t nattrs);
 
 void hx_block_begin_attrs(const char *name, const hx_attr *attrs, size_t nattrs)
 {
-	struct hx_entity *e = emit(T(), NULL, &(struct spec){.kind = HX_EV_BLOCK_BEGIN, .name = name, .attrs = attrs, .nattrs = nattrs});
-	if (e)
-		e->block_depth++;
+	struct hx__thread *t = T();
+	if (HX_UNLIKELY(muted(t))) {
+		if (!block_skip(t->cur))
+			t->cur->block_depth++; /* too deep to remember: its end decides by itself */
+		return;
+	}
+	block_begin_record(t, name, attrs, nattrs);
 }
+
+static void block_begin_record(struct hx__thread *t, const char *name, const hx_attr *attrs, size_t nattrs)
+{
+	if (filtered(name)) {
+		if (!t && !(t = hx__thread_slow()))
+			return;
+		if (block_skip(t->cur))
+			return;
+	}
+	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_BLOCK_BEGIN, .name = name, .attrs = attrs, .nattrs = nattrs});
+	if (!e)
+		return;
+	if (HX_UNLIKELY(e->muted) && block_skip(e))
+		return;
+	if (e->block_depth < 64)
+		e->skip_mask &= ~(1ull << e->block_depth);
+	e->block_depth++;
+}
+
+__attribute__((noinline)) static void block_end_record(struct hx__thread *t, const hx_attr *attrs, size_t nattrs);
 
 void hx_block_end_attrs(const hx_attr *attrs, size_t nattrs)
 {
@@ -554,6 +640,18 @@ void hx_block_end_attrs(const hx_attr *attrs, size_t nattrs)
 			return;
 		}
 	}
+	struct hx_entity *cur = t->cur;
+	uint32_t depth = cur->block_depth - 1;
+	if (HX_UNLIKELY(cur->skip_mask) && depth < 64 && ((cur->skip_mask >> depth) & 1)) {
+		cur->skip_mask &= ~(1ull << depth); /* its begin was not recorded: nor is its end */
+		cur->block_depth--;
+		return;
+	}
+	block_end_record(t, attrs, nattrs);
+}
+
+static void block_end_record(struct hx__thread *t, const hx_attr *attrs, size_t nattrs)
+{
 	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_BLOCK_END, .attrs = attrs, .nattrs = nattrs});
 	if (e)
 		e->block_depth--;
@@ -625,7 +723,9 @@ void hx_state_set(hx_state state, const char *reason)
 		hx__count(HX_COUNT_BAD_ARGUMENT);
 		return;
 	}
-	emit(T(), NULL, &(struct spec){.kind = HX_EV_STATE, .u8 = (uint8_t)state, .str2 = reason});
+	struct hx_entity *e = emit(T(), NULL, &(struct spec){.kind = HX_EV_STATE, .u8 = (uint8_t)state, .str2 = reason});
+	if (e)
+		e->waiting = state == HX_STATE_WAITING;
 }
 
 hx_context hx_context_current(void)
@@ -655,9 +755,22 @@ hx_context hx_trace_begin(const char *name)
 		return none;
 	uint8_t id[16];
 	hx__trace_id_new(t, id);
+	struct hx_entity *cur = t->cur;
+	if (!hx__sample_decide(t)) {
+		/* Sampled out: the entity is in the trace (its contexts carry the ID, unsampled) and
+		 * records nothing until it leaves it. */
+		memcpy(cur->trace_id, id, 16);
+		cur->in_trace = 1;
+		cur->muted = 1;
+		return context_of(cur);
+	}
+	int was_muted = cur->muted;
+	cur->muted = 0; /* leaving a sampled-out trace for this one, which is recorded */
 	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_BEGIN, .name = name, .trace_id = id});
-	if (!e)
+	if (!e) {
+		cur->muted = was_muted; /* refused (reentrant): still in the old trace */
 		return none;
+	}
 	memcpy(e->trace_id, id, 16);
 	e->in_trace = 1; /* readers learn the new trace from the TRACE_BEGIN event itself */
 	return context_of(e);
@@ -680,11 +793,45 @@ void hx_trace_join(const hx_context *ctx, const char *name)
 		hx__count(HX_COUNT_BAD_CONTEXT);
 		return;
 	}
-	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_JOIN, .name = name, .trace_id = ctx->trace_id, .causes = ctx, .ncauses = 1});
-	if (!e)
+	struct hx_entity *cur = t->cur;
+	if (!(ctx->flags & HX_CTX_SAMPLED)) {
+		/* The trace was sampled out where it began: follow that decision. */
+		memcpy(cur->trace_id, ctx->trace_id, 16);
+		cur->in_trace = 1;
+		cur->muted = 1;
 		return;
+	}
+	int was_muted = cur->muted;
+	cur->muted = 0;
+	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_JOIN, .name = name, .trace_id = ctx->trace_id, .causes = ctx, .ncauses = 1});
+	if (!e) {
+		cur->muted = was_muted;
+		return;
+	}
 	memcpy(e->trace_id, ctx->trace_id, 16);
 	e->in_trace = 1;
+}
+
+hx_context hx_trace_continue(const hx_context *ctx, const char *name)
+{
+	hx_context none;
+	memset(&none, 0, sizeof none);
+	if (!hx__state)
+		return none;
+	static const uint8_t zero[16];
+	if (!context_ok(ctx) || memcmp(ctx->trace_id, zero, 16) == 0)
+		return hx_trace_begin(name);
+	hx_trace_join(ctx, name);
+	struct hx__thread *t = hx__thread_current();
+	return t ? context_of(t->cur) : none;
+}
+
+int hx_trace_sampled(void)
+{
+	if (hx__state != 1)
+		return 0;
+	struct hx__thread *t = hx__thread_current();
+	return t && !t->cur->muted;
 }
 
 void hx_trace_end(void)
@@ -699,8 +846,10 @@ void hx_trace_end(void)
 		return;
 	}
 	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_END});
-	if (e)
+	if (e) {
 		e->in_trace = 0;
+		e->muted = 0;
+	}
 }
 
 /* ---- interactions ---- */
@@ -763,7 +912,10 @@ int hx__emit_entity_end(struct hx__thread *t, struct hx_entity *e)
 
 int hx__emit_state(struct hx__thread *t, struct hx_entity *e, hx_state state)
 {
-	return emit(t, e, &(struct spec){.kind = HX_EV_STATE, .u8 = (uint8_t)state}) ? 0 : -1;
+	if (!emit(t, e, &(struct spec){.kind = HX_EV_STATE, .u8 = (uint8_t)state}))
+		return -1;
+	e->waiting = state == HX_STATE_WAITING;
+	return 0;
 }
 
 /* SYNC records of the process stream (written by the background thread, which has no entity). */

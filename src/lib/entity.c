@@ -50,6 +50,7 @@ hx_entity *hx_entity_begin(const char *name, hx_entity_kind kind)
 	if (t->cur->in_trace) {
 		memcpy(e->trace_id, t->cur->trace_id, 16);
 		e->in_trace = 1;
+		e->muted = t->cur->muted; /* a sampled-out trace stays sampled out in its tasks */
 	}
 	hx__emit_entity_begin(t, e, name, kind, 0, t->cur->id);
 	return e;

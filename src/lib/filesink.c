@@ -74,6 +74,7 @@ struct hx__filesink {
 	_Atomic uint32_t doorbell;  /* futex word: writers ring it when a window starts to be used */
 	_Atomic int sleeping;       /* the background thread waits on the doorbell: wake it */
 	_Atomic uint32_t dead_pending; /* windows waiting to be unmapped */
+	_Atomic uint32_t running;   /* futex word: set once the background thread reached its loop */
 	uint32_t window_chunks;     /* size of the next window; lock */
 	uint64_t last_window_ns;    /* when the last window was made; lock */
 	struct hx__thread *proc;    /* the process stream's writer (SYNC records) */
@@ -455,9 +456,13 @@ static void *background(void *arg)
 	 * short programs, later ones follow drift. */
 	uint64_t start = hx__mono_ns(), next_sync = start + 10000000, next_fsync = UINT64_MAX;
 	uint64_t step = 90000000;
+	/* Tell hx__filesink_open() we are past thread start-up (see there). */
+	atomic_store(&fs->running, 1);
+	futex_wake(&fs->running);
 	if (tr->cfg.fsync == HX_FSYNC_INTERVAL)
 		next_fsync = start + (uint64_t)tr->cfg.fsync_interval_ms * 1000000u;
 	while (!atomic_load(&fs->stop)) {
+		hx__bg_enter(); /* a fork() waits for this step: see hx__bg_enter() */
 		prepare_ahead(tr);
 		unmap_dead(tr);
 		uint64_t now = hx__mono_ns();
@@ -466,6 +471,7 @@ static void *background(void *arg)
 			next_sync = now + step;
 			step = 1000000000;
 		}
+		hx__bg_leave();
 		if (now >= next_fsync) {
 			sync_files(fs);
 			next_fsync = now + (uint64_t)tr->cfg.fsync_interval_ms * 1000000u;
@@ -478,7 +484,9 @@ static void *background(void *arg)
 		atomic_store(&fs->sleeping, 0);
 		atomic_store(&fs->doorbell, 0);
 	}
+	hx__bg_enter();
 	write_sync(tr);
+	hx__bg_leave();
 	return NULL;
 }
 
@@ -528,6 +536,12 @@ int hx__filesink_open(struct hx__tracer *tr)
 	else
 		atomic_store(&fs->stop, 1); /* no background thread: writers unmap windows themselves */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Wait (briefly) until the thread runs: a thread still starting up holds locks of the C
+	 * library and of some allocators (thread registries, AddressSanitizer's), and a program that
+	 * fork()s right after hx_init() would leave them locked in its child, which then hangs. Once
+	 * in its loop the thread is fork-safe (hx__bg_enter). */
+	for (int i = 0; fs->thread_started && i < 100 && !atomic_load(&fs->running); i++)
+		futex_wait(&fs->running, 0, 10000000);
 	/* Without the thread writers map windows themselves (counted): slower, nothing lost. */
 	return HX_OK;
 }

@@ -17,6 +17,9 @@
 
 #include "format/text.h"
 #include "lib/tracer.h"
+#if HX_HAVE_KAFKA
+#include "lib/kafkasink.h"
+#endif
 
 volatile int hx__state;
 struct hx__tracer *_Atomic hx__tracer_cur;
@@ -83,14 +86,65 @@ static void tracer_free(struct hx__tracer *tr)
 	free(tr->service);
 	free(tr->program);
 	free(tr->host);
+	free(tr->disable);
+	free(tr->ship_to);
+	free(tr->ship_token);
 	free(tr);
 }
 
 static void atfork_child(void);
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* The library's background threads (file sink, shippers) hold bg_work while they work and
+ * release it before they sleep or block on I/O; fork() takes it first. So a fork() never catches
+ * one of them inside malloc() or holding an internal lock. glibc's malloc is fork-safe anyway,
+ * but not every allocator is (AddressSanitizer's, before LLVM 16, leaves a size class locked in
+ * the child forever when another thread was allocating: the child's first allocation of that
+ * size then hangs), and a tracing library must not be the thread that makes a program's fork()
+ * hang. The cost: a fork() waits for the end of one background work step (microseconds). */
+static pthread_mutex_t bg_work = PTHREAD_MUTEX_INITIALIZER;
+
+void hx__bg_enter(void)
+{
+	pthread_mutex_lock(&bg_work);
+}
+
+void hx__bg_leave(void)
+{
+	pthread_mutex_unlock(&bg_work);
+}
+
+static void bg_fork_prepare(void)
+{
+	pthread_mutex_lock(&bg_work);
+}
+
+static void bg_fork_parent(void)
+{
+	pthread_mutex_unlock(&bg_work);
+}
+
 static void atfork_register(void)
 {
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(bg_fork_prepare, bg_fork_parent, atfork_child);
+}
+
+/* The host recorded in the file header: HARUSPEX_HOST when it is set to a usable name (printable
+ * ASCII, at most 255 bytes), else gethostname(). Readers treat each host as one clock domain, so
+ * the variable lets tests fake a second host, and lets containers that share a made-up hostname
+ * say which machine (which clock) they run on. A value that is not usable is ignored. */
+static void host_name(char *buf, size_t len)
+{
+	const char *env = getenv("HARUSPEX_HOST");
+	size_t n = env ? strlen(env) : 0;
+	int ok = n > 0 && n < len;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = env[i] >= 0x20 && env[i] < 0x7f;
+	if (ok) {
+		memcpy(buf, env, n + 1);
+		return;
+	}
+	gethostname(buf, len - 1);
 }
 
 /* Start a tracer for the resolved configuration `cfg`. Caller holds life_lock. */
@@ -109,7 +163,7 @@ static int start_locked(const hx_config *cfg)
 		return HX_ENOMEM;
 	tr->cfg = *cfg;
 	char host[256] = "";
-	gethostname(host, sizeof host - 1);
+	host_name(host, sizeof host);
 	tr->dir = dup_or_null(cfg->dir ? cfg->dir : "");
 	tr->program = strdup(program_name());
 	tr->service = strdup(cfg->service && *cfg->service ? cfg->service : program_name());
@@ -129,14 +183,39 @@ static int start_locked(const hx_config *cfg)
 	pthread_mutex_init(&tr->lock, NULL);
 	tr->next_stream = 1; /* stream 0 is the process stream */
 	hx__clock_init(tr);
+	if (cfg->disable && !(tr->disable = strdup(cfg->disable))) {
+		tracer_free(tr);
+		return HX_ENOMEM;
+	}
+	tr->cfg.disable = tr->disable;
+	/* The tcp sink's strings: the caller's may go away, and a fork()ed child restarts with them. */
+	if ((cfg->ship_to && !(tr->ship_to = strdup(cfg->ship_to))) ||
+	    (cfg->ship_token && !(tr->ship_token = strdup(cfg->ship_token)))) {
+		tracer_free(tr);
+		return HX_ENOMEM;
+	}
+	tr->cfg.ship_to = tr->ship_to;
+	tr->cfg.ship_token = tr->ship_token;
+	if (hx__sampling_init(tr) != HX_OK) {
+		tracer_free(tr);
+		return HX_ENOMEM;
+	}
 
 	int rc = HX_OK;
 	switch (cfg->sink) {
 	case HX_SINK_FILE:
+	case HX_SINK_TCP:
+	case HX_SINK_KAFKA:
 		tr->mode = HX__MODE_FILE;
 		rc = hx__filesink_open(tr);
 		if (rc != HX_OK)
 			tr->mode = HX__MODE_DROP; /* degraded: count drops, the program goes on */
+		else if (cfg->sink == HX_SINK_TCP)
+			rc = hx__shipsink_start(tr); /* the files are written whatever happens to it */
+#if HX_HAVE_KAFKA
+		else if (cfg->sink == HX_SINK_KAFKA)
+			rc = hx__kafkasink_start(tr); /* likewise; config.c refuses kafka without it */
+#endif
 		break;
 	case HX_SINK_STDERR:
 	case HX_SINK_CALLBACK:
@@ -163,6 +242,12 @@ static int stop_locked(void)
 	hx__thread_list_fence(tr);
 	if (tr->fs)
 		hx__filesink_close(tr);
+	if (tr->ship)
+		hx__shipsink_stop(tr); /* after the close: the files are complete, indexes included */
+#if HX_HAVE_KAFKA
+	if (tr->kafka)
+		hx__kafkasink_stop(tr);
+#endif
 	hx__counters_attach(NULL);
 	/* The tracer stays allocated: threads that raced the state change may still read it. */
 	return HX_OK;
@@ -252,6 +337,9 @@ static void atfork_child(void)
 	 * and thread states are abandoned, not freed: other threads' states are unreachable and the
 	 * parent's locks may have been held by threads that do not exist here. */
 	hx__tls = NULL;
+	/* bg_work was taken by bg_fork_prepare() on this very thread: release it, as POSIX allows
+	 * for a lock the forking thread holds. */
+	pthread_mutex_unlock(&bg_work);
 	/* Forget the parent's state in the child: the key's destructor would otherwise run on it at
 	 * thread exit and take the parent's locks; the counters would go into the parent's file. */
 	if (thread_key_made)

@@ -40,6 +40,11 @@ struct hx_entity {
 	hx_entity_kind kind;
 	int is_explicit;
 	int ended;
+	/* Sampling and filters (emit.c, sampling.c); touched by the thread running the entity. */
+	int muted;              /* in a trace that was sampled out: record nothing, keep bookkeeping */
+	int waiting;            /* its last STATE was waiting: the next EFFECT resumes it */
+	uint64_t skip_mask;     /* bit d: the open block at depth d was not recorded (sampled out or
+	                           filtered), so its end is not recorded either (depths < 64) */
 	/* Explicit entities: the thread that has entered it, or NULL. Set with a CAS on enter, so
 	 * two threads cannot run one entity at once; the fields above belong to that thread. */
 	_Atomic(struct hx__thread *) owner;
@@ -116,7 +121,7 @@ struct hx__thread {
  * into it (a shutdown keeps it allocated: a later hx_init() makes a new one). */
 struct hx__tracer {
 	hx_config cfg;                /* immutable after init; strings point into the fields below */
-	char *dir, *service, *program, *host;
+	char *dir, *service, *program, *host, *disable;
 	uint32_t gen;
 	uint8_t instance[16];
 	pid_t pid;
@@ -130,11 +135,19 @@ struct hx__tracer {
 	/* sink */
 	hx__sink_mode mode;
 	struct hx__filesink *fs;      /* file sink state (filesink.c), NULL otherwise */
+	struct hx__shipsink *ship;    /* tcp sink's shipping thread (shipsink.c), NULL otherwise */
+	struct hx__kafkasink *kafka;  /* kafka sink's thread (kafkasink.c), NULL otherwise */
+	char *ship_to, *ship_token;   /* the tracer's copies of cfg.ship_to / cfg.ship_token */
 	_Atomic uint64_t exited_events; /* events of this tracer's threads that have exited */
 	/* The tracer of the run before this one (hx_shutdown() then hx_init()), immutable: earlier
 	 * tracers stay allocated and reachable, their threads' events stay counted. */
 	struct hx__tracer *prev;
 	/* counters live in the process-wide table (stats.c) and are mirrored into the file */
+	/* head sampling (sampling.c), immutable after init except the rate limiter's state */
+	uint64_t sample_threshold;    /* PROBABILITY: sampled when a random u64 < this */
+	uint64_t rate_interval_ticks; /* RATE: ticks between traces at the configured rate */
+	uint64_t rate_burst_ticks;    /* RATE: how far ahead the schedule may run (one second) */
+	_Atomic uint64_t rate_tat;    /* RATE: theoretical arrival time of the next trace (GCRA) */
 };
 
 /* ---- state shared by the library (lib.c) ---- */
@@ -155,6 +168,23 @@ static inline struct hx__thread *hx__thread_current(void)
 		t = hx__thread_slow();
 	return t;
 }
+
+/* ---- background threads (lib.c) ---- */
+/* Around each work step of a library background thread (never around sleeping or blocking I/O):
+ * fork() waits for the step to end, so the child never inherits a lock or an allocator the
+ * thread was holding. */
+void hx__bg_enter(void);
+void hx__bg_leave(void);
+
+/* ---- sampling and name filters (sampling.c) ---- */
+/* Set while any name filter disables something: the only cost of filters when there are none is
+ * this relaxed load. */
+extern _Atomic int hx__filters_on;
+int hx__sampling_init(struct hx__tracer *tr);  /* from tr->cfg: sampler state, initial filters */
+int hx__sample_decide(struct hx__thread *t);    /* 1: record the new trace, 0: sample it out */
+int hx__name_disabled(const char *name);        /* 1 if the filters say not to record `name` */
+/* Parse a comma-separated filter list (config `disable`): HX_OK or HX_ECONFIG. */
+int hx__filters_check(const char *list, char *errbuf, size_t errlen);
 
 /* ---- counters (stats.c) ---- */
 void hx__count(hx_counter_id id);
@@ -198,6 +228,12 @@ void hx__filesink_release(struct hx__tracer *tr, void *window);
 void hx__filesink_msync(uint8_t *chunk, uint32_t chunk_bytes);
 void hx__filesink_close(struct hx__tracer *tr); /* index, clean flag, stop the background thread */
 void hx__filesink_remove(struct hx__tracer *tr); /* after close: delete the files (nothing in them) */
+
+/* ---- tcp sink (shipsink.c): a thread that follows this process's files and ships them ---- */
+struct hx__shipsink;
+int hx__shipsink_start(struct hx__tracer *tr); /* after hx__filesink_open: HX_OK, HX_ENOMEM, ... */
+/* After hx__filesink_close: ship what is left for up to the linger time, then stop the thread. */
+void hx__shipsink_stop(struct hx__tracer *tr);
 
 /* ---- decode sinks (decodesink.c) ---- */
 void hx__decodesink_deliver(struct hx__thread *t, const uint8_t *rec, const uint8_t *end);

@@ -460,7 +460,8 @@ static void test_malformed(void **state)
 		size_t len;
 	} cases[] = {
 		{"kind 0", {0x00}, 1},
-		{"kind 0x05", {0x05, 0}, 2},
+		{"kind 0x06", {0x06, 0}, 2},
+		{"TIME truncated", {0x05, 0x80}, 2},
 		{"kind 0x0f", {0x0f, 0}, 2},
 		{"kind 0x1e", {0x1e, 0}, 2},
 		{"kind 0x3f", {0x3f, 0}, 2},

@@ -177,16 +177,17 @@ static void test_kind_fields(void **state)
 	c[0].flags = HX_CTX_VALID | HX_CTX_SAMPLED;
 	c[1].entity_id = 0xcd;
 	c[1].seq = 6;
-	c[1].flags = HX_CTX_VALID;
+	c[1].flags = HX_CTX_VALID | HX_CTX_FOREIGN;
 	ev.causes = c;
 	ev.ncauses = 2;
-	expect_text(&ev, "2026-11-24T10:20:00.123456789Z 3f2a0b1c4d5e6f70:17 effect       \"recv\" ia=message "
+	ev.resumes = 1;
+	expect_text(&ev, "2026-11-24T10:20:00.123456789Z 3f2a0b1c4d5e6f70:17 effect       \"recv\" ia=message resumes "
 	                 "cause=9a8b7c6d/00000000000000ab:5 cause=-/00000000000000cd:6");
 	expect_json(&ev, "{\"time_ns\":1795515600123456789,\"time\":\"2026-11-24T10:20:00.123456789Z\","
 	                 "\"kind\":\"effect\",\"entity\":\"3f2a0b1c4d5e6f70\",\"seq\":17,\"trace\":null,"
-	                 "\"name\":\"recv\",\"interaction\":\"message\",\"causes\":["
+	                 "\"name\":\"recv\",\"interaction\":\"message\",\"resumes\":true,\"causes\":["
 	                 "{\"trace\":\"01935e7000017000800000009a8b7c6d\",\"entity\":\"00000000000000ab\",\"seq\":5,\"sampled\":true},"
-	                 "{\"trace\":null,\"entity\":\"00000000000000cd\",\"seq\":6,\"sampled\":false}],\"attrs\":{}}");
+	                 "{\"trace\":null,\"entity\":\"00000000000000cd\",\"seq\":6,\"sampled\":false,\"foreign\":true}],\"attrs\":{}}");
 
 	ev = base_event();
 	ev.kind = HX_EV_TRACE_BEGIN;
