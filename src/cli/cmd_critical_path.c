@@ -13,20 +13,11 @@
 #include "analysis/critpath.h"
 #include "cli/cmd.h"
 #include "model/dag.h"
+#include "format/format.h"
 
 #define FLUSH_AT (64 * 1024)
 #define ISSUES_SHOWN 10
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* The whole ID, or its last 8..31 digits, as `hx dump --trace` takes it. */
 static int parse_trace(hx__dag_filter *f, const char *s)
@@ -36,7 +27,7 @@ static int parse_trace(hx__dag_filter *f, const char *s)
 		return -1;
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < n; i++) {
-		int v = hexval(s[i]);
+		int v = hx__hexval(s[i]);
 		if (v < 0)
 			return -1;
 		size_t nib = 32 - n + i; /* right-aligned */

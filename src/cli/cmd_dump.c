@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "format/format.h"
 
 #define FLUSH_AT (64 * 1024)
 
@@ -18,16 +19,6 @@ typedef struct trace_filter {
 	size_t nibbles;          /* digits given, matched against the end of the ID */
 } trace_filter;
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int filter_parse(trace_filter *f, const char *s)
 {
@@ -36,7 +27,7 @@ static int filter_parse(trace_filter *f, const char *s)
 		return -1;
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < n; i++) {
-		int v = hexval(s[i]);
+		int v = hx__hexval(s[i]);
 		if (v < 0)
 			return -1;
 		size_t nib = 32 - n + i; /* right-aligned */

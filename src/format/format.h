@@ -224,6 +224,18 @@ static inline void hx__put_le64(void *p, uint64_t v)
 	hx__put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
 }
 
+/* The value of a hex digit (either case), or -1: for IDs given as text (trace IDs, contexts). */
+static inline int hx__hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ---- varints ---- */
 static inline uint8_t *hx__put_varint(uint8_t *p, uint64_t v)
 {

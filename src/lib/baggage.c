@@ -27,6 +27,7 @@
 #include <haruspex/propagation.h>
 
 #include "lib/tracer.h"
+#include "format/format.h"
 
 #define BUCKETS 4096 /* power of 2, about one trace per bucket at the limit */
 
@@ -138,16 +139,6 @@ static char *encode(char *out, const char *v, size_t n)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode a header value into out (room for n bytes): -1 when it holds a byte that is not a
  * baggage-octet or a '%' not followed by two hex digits. */
@@ -161,7 +152,7 @@ static int decode(const char *v, size_t n, char *out, size_t *outlen)
 		if (c == '%') {
 			if (n - i < 3)
 				return -1;
-			int hi = hexval(v[i + 1]), lo = hexval(v[i + 2]);
+			int hi = hx__hexval(v[i + 1]), lo = hx__hexval(v[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			out[o++] = (char)(hi << 4 | lo);

@@ -54,8 +54,9 @@ static int tsc_is_invariant(void)
 }
 
 /* Take (ticks, mono) as close together as possible: the pair with the narrowest tick bracket
- * around the monotonic read of a few tries. */
-static void sample(int use_tsc, uint64_t *ticks, uint64_t *mono)
+ * around the monotonic read of a few tries. Returns that bracket, in ticks: a thread preempted
+ * in every try gets a wide one, and the caller can decide not to trust it. */
+uint64_t hx__clock_sample(int use_tsc, uint64_t *ticks, uint64_t *mono)
 {
 	uint64_t best = UINT64_MAX;
 	*ticks = *mono = 0; /* always set by the first try; initialised for the compiler */
@@ -69,16 +70,37 @@ static void sample(int use_tsc, uint64_t *ticks, uint64_t *mono)
 			*mono = m;
 		}
 	}
+	return best;
+}
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, from the try whose realtime read sat in the narrowest
+ * monotonic bracket. Every process of a host converts its times with this offset, so an error
+ * here shifts all of one process's events against the others': a thread preempted between two
+ * plain reads would put a process milliseconds off, and its effects before their causes. */
+static int64_t real_minus_mono(void)
+{
+	uint64_t best = UINT64_MAX;
+	int64_t off = 0;
+	for (int i = 0; i < 7; i++) {
+		uint64_t a = hx__mono_ns();
+		uint64_t r = hx__real_ns();
+		uint64_t b = hx__mono_ns();
+		if (b - a < best) {
+			best = b - a;
+			off = (int64_t)(r - (a + (b - a) / 2));
+		}
+	}
+	return off;
 }
 
 int hx__clock_init(struct hx__tracer *tr)
 {
 	tr->use_tsc = HX_HAVE_TSC && tsc_is_invariant() && !getenv("HARUSPEX_NO_TSC");
 	uint64_t t0, m0;
-	sample(tr->use_tsc, &t0, &m0);
+	hx__clock_sample(tr->use_tsc, &t0, &m0);
 	tr->anchor_ticks = t0;
 	tr->anchor_mono = m0;
-	tr->anchor_real = hx__real_ns() - (hx__mono_ns() - m0);
+	tr->anchor_real = (uint64_t)((int64_t)m0 + real_minus_mono());
 	if (!tr->use_tsc) {
 		tr->ticks_per_sec = 1000000000u;
 		return 0;
@@ -87,7 +109,7 @@ int hx__clock_init(struct hx__tracer *tr)
 	 * records written by the background thread correct the rest. */
 	uint64_t t1, m1;
 	do
-		sample(1, &t1, &m1);
+		hx__clock_sample(1, &t1, &m1);
 	while (m1 - m0 < 2000000);
 	long double rate = (long double)(t1 - t0) * 1e9L / (long double)(m1 - m0);
 	tr->ticks_per_sec = rate > 1e6L ? (uint64_t)rate : 1000000000u;

@@ -412,14 +412,19 @@ void hx__filesink_msync(uint8_t *chunk, uint32_t chunk_bytes)
 }
 
 /* ---- the background thread ---- */
-static void write_sync(struct hx__tracer *tr)
+/* A clock sample for readers. Readers interpolate between samples, so one taken badly (this thread
+ * preempted between its tick and monotonic reads) would bend every event time around it, by as
+ * much as the preemption lasted: the best of a few tries is kept, and a sample still bracketed
+ * wider than 20 us is not written at all (the next one, a moment later, will do). */
+static int write_sync(struct hx__tracer *tr)
 {
 	struct hx__filesink *fs = tr->fs;
-	uint64_t t0 = hx__ticks(tr->use_tsc);
-	uint64_t mono = hx__mono_ns();
-	uint64_t t1 = hx__ticks(tr->use_tsc);
-	uint64_t real = hx__real_ns();
-	hx__emit_sync(fs->proc, t0 + (t1 - t0) / 2, mono, real);
+	uint64_t ticks, mono;
+	uint64_t bracket = hx__clock_sample(tr->use_tsc, &ticks, &mono);
+	if (bracket > tr->ticks_per_sec / 50000)
+		return -1;
+	hx__emit_sync(fs->proc, ticks, mono, hx__real_ns());
+	return 0;
 }
 
 static void sync_files(struct hx__filesink *fs)
@@ -467,9 +472,12 @@ static void *background(void *arg)
 		unmap_dead(tr);
 		uint64_t now = hx__mono_ns();
 		if (now >= next_sync) {
-			write_sync(tr);
-			next_sync = now + step;
-			step = 1000000000;
+			if (write_sync(tr) == 0) {
+				next_sync = now + step;
+				step = 1000000000;
+			} else {
+				next_sync = now + 1000000; /* a noisy moment: try again in 1 ms */
+			}
 		}
 		hx__bg_leave();
 		if (now >= next_fsync) {

@@ -197,6 +197,8 @@ uint64_t hx__tracer_events(struct hx__tracer *tr); /* events recorded under tr *
 int hx__clock_init(struct hx__tracer *tr);
 static inline uint64_t hx__ticks(int use_tsc);
 uint64_t hx__mono_ns(void);
+/* (ticks, monotonic ns) read together, best of a few tries; returns the tick bracket around it. */
+uint64_t hx__clock_sample(int use_tsc, uint64_t *ticks, uint64_t *mono);
 uint64_t hx__real_ns(void);
 uint64_t hx__ticks_to_real_ns(const struct hx__tracer *tr, uint64_t ticks);
 

@@ -344,36 +344,53 @@ static void maybe_retain(committer *c)
 		update_info(srv);
 }
 
-/* One group: append every item, commit once, hand each item back. */
+/* One group: append every item, commit once, hand each item back.
+ *
+ * A failed append or commit puts the store back at its last commit (store.h): whatever this group
+ * had appended is gone, not just the call that failed. So every failure starts the whole group
+ * again from its first event (after the backoff, for a full disk or an I/O error); an item the
+ * store refuses for good is set aside and the others go again without it. Only a commit that
+ * returned HX_OK makes the group's items acknowledged. */
 static void round_commit(committer *c, hx__item *list)
 {
 	hx__server *srv = c->srv;
-	int give_up = 0, rc;
-	for (hx__item *it = list; it; it = it->next) {
-		if (give_up) {
-			it->status = HX_ESTATE;
-			continue;
+	int rc = HX_OK;
+	for (;;) {
+		int restart = 0, stopping = 0;
+		for (hx__item *it = list; it && !restart; it = it->next) {
+			if (it->status != HX_OK)
+				continue; /* refused for good in an earlier pass */
+			it->appended = it->stored = it->duplicates = 0;
 		}
-		while ((rc = append_item(c, it)) != HX_OK) {
+		for (hx__item *it = list; it && !restart; it = it->next) {
+			if (it->status != HX_OK)
+				continue;
+			rc = append_item(c, it);
+			if (rc == HX_OK)
+				continue;
+			restart = 1;
 			if (!retryable(rc)) {
 				it->status = rc;
 				hx__srv_log("store refused a batch of %zu events: %s", it->nevents,
 				            hx_strerror(rc));
-				break;
-			}
-			if (!wait_retry(c, rc, "append")) {
-				it->status = rc;
-				give_up = 1;
-				break;
+			} else if (!wait_retry(c, rc, "append")) {
+				stopping = 1;
 			}
 		}
-	}
-	for (;;) {
-		store_lock(srv);
-		rc = hx_store_commit(srv->store);
-		store_unlock(srv);
-		if (rc == HX_OK || !wait_retry(c, rc, "commit"))
+		if (!restart) {
+			store_lock(srv);
+			rc = hx_store_commit(srv->store);
+			store_unlock(srv);
+			if (rc == HX_OK)
+				break;
+			if (!wait_retry(c, rc, "commit"))
+				stopping = 1;
+		}
+		if (stopping) {
+			/* the service stops: nothing of this group is acknowledged (its clients resend) */
+			rc = HX_ESTATE;
 			break;
+		}
 	}
 	if (rc == HX_OK) {
 		recovered(c);

@@ -6,6 +6,7 @@
  * that a sign, spaces, a hex prefix or an overflow are all refused the same way.
  */
 #include "server/query.h"
+#include "format/format.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,23 +25,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int hx__parse_hex(const char *s, size_t n, uint8_t *out)
 {
 	if (n % 2 || strlen(s) != n)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+		int hi = hx__hexval((unsigned char)s[i]), lo = hx__hexval((unsigned char)s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i / 2] = (uint8_t)(hi << 4 | lo);
@@ -61,7 +52,7 @@ static int pct_decode(const char *s, size_t n, char *out)
 		else if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+			int hi = hx__hexval((unsigned char)s[i + 1]), lo = hx__hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);

@@ -7,8 +7,9 @@
  * cause that is present, in the other process's files, with the same interaction kind, earlier
  * in time (both processes share a host clock), and everything must be one trace.
  *
- * The context crosses the socket in its binary form when the propagation API is there to make it
- * (haruspex/propagation.h), which is what a custom transport would do.
+ * The context crosses the socket in its binary form (haruspex/propagation.h), which is what a
+ * custom transport would do. A second case checks that head sampling, decided at the root, is
+ * followed by another process whatever its own sampler says.
  */
 #include "../hxtest.h"
 
@@ -164,7 +165,9 @@ static void test_two_processes(void **state)
 			const hxt_event *ce = hxt_find(&ev, e->ev.causes[k].entity_id, e->ev.causes[k].seq);
 			if (!ce)
 				fail_msg("effect \"%s\": cause %zu not found", e->ev.name, k);
-			assert_true(ce->ev.time_ns <= e->ev.time_ns);
+			if (ce->ev.time_ns > e->ev.time_ns)
+				fail_msg("effect \"%s\" %llu ns before its cause \"%s\"", e->ev.name,
+				         (unsigned long long)(ce->ev.time_ns - e->ev.time_ns), ce->ev.name);
 			if (e->ev.kind == HX_EV_EFFECT) {
 				assert_int_equal(ce->ev.kind, HX_EV_CAUSE);
 				assert_int_equal(ce->ev.interaction, e->ev.interaction);
@@ -206,6 +209,80 @@ static void test_two_processes(void **state)
 	hxt_events_free(&ev);
 }
 
+/* Head sampling is decided once, at the root, and every process follows it: the parent samples
+ * with probability 1/2; the child runs with the sampler "never" and joins every trace it is told
+ * of; afterwards exactly the parent's recorded traces have the child's events, and no other. */
+static void test_sampling_across_processes(void **state)
+{
+	hxt_fixture *f = *state;
+	hx_config cfg;
+	hx_config_init(&cfg);
+	cfg.dir = f->dir;
+	cfg.sampler = HX_SAMPLE_PROBABILITY;
+	cfg.sample_probability = 0.5;
+	assert_int_equal(hx_init(&cfg), HX_OK);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	enum { N = 200 };
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		hx_shutdown(); /* this process's own sampler says never: it must not matter */
+		hx_config cc;
+		hx_config_init(&cc);
+		cc.dir = f->dir;
+		cc.sampler = HX_SAMPLE_NEVER;
+		if (hx_init(&cc) != HX_OK)
+			_exit(3);
+		for (int i = 0; i < N; i++) {
+			hx_context c = get_ctx(sv[1], S_JOIN);
+			hx_trace_join(&c, "child joins");
+			hx_point("child work");
+			hx_trace_end();
+		}
+		hx_shutdown();
+		_exit(0);
+	}
+	close(sv[1]);
+	int sampled = 0;
+	for (int i = 0; i < N; i++) {
+		hx_context root = hx_trace_begin("root");
+		sampled += (root.flags & HX_CTX_SAMPLED) != 0;
+		hx_point("parent work");
+		put_ctx(sv[0], S_JOIN, &root);
+		hx_trace_end();
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(hx_shutdown(), HX_OK);
+	close(sv[0]);
+	assert_in_range(sampled, 50, 150); /* binomial(200, 1/2): 7 standard deviations */
+
+	hxt_events ev = {0};
+	hxt_read_result res;
+	assert_int_equal(hxt_read_all(f->dir, HX_ORDER_STREAM, &ev, &res, 1), HX_OK);
+	size_t roots = 0, joins = 0;
+	for (size_t i = 0; i < ev.n; i++) {
+		const hx_event *e = &ev.v[i].ev;
+		if (e->kind == HX_EV_TRACE_BEGIN) {
+			roots++;
+			/* this trace's join must be in the files */
+			int found = 0;
+			for (size_t k = 0; k < ev.n && !found; k++)
+				found = ev.v[k].ev.kind == HX_EV_TRACE_JOIN && !memcmp(ev.v[k].ev.trace_id, e->trace_id, 16);
+			if (!found)
+				fail_msg("trace recorded by the parent has no child events");
+		}
+		joins += e->kind == HX_EV_TRACE_JOIN;
+	}
+	assert_int_equal(roots, (size_t)sampled);
+	assert_int_equal(joins, (size_t)sampled); /* and none of the sampled-out ones */
+	assert_int_equal(hxt_find_name(&ev, HX_EV_POINT, "child work") != NULL, sampled > 0);
+	hxt_events_free(&ev);
+}
+
 static int setup(void **state)
 {
 	return hxt_fixture_setup(state, "interact2p");
@@ -215,6 +292,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_processes, setup, hxt_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_sampling_across_processes, setup, hxt_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
