@@ -67,7 +67,7 @@ http=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$line")
 [ -n "$native" ] && [ -n "$http" ] || die "hx serve did not start: $(cat "$work/serve.err")"
 
 # ---- ingest ----
-per_client=$((seconds * 600000)) # more than a client can send in the time: the clock decides
+per_client=$((seconds * 1200000)) # more than a client can send in the time: the clock decides
 echo "ingest: $clients clients for up to ${seconds} s (encoding their batches first)..." >&2
 pids=()
 for c in $(seq 1 $clients); do
@@ -79,8 +79,9 @@ read -r acked first last < <(cat "$work"/ingest.* | tr ' ' '\n' | awk -F= '
 	$1 == "acked_events" { n += $2 }
 	$1 == "start_ns" { if (!s || $2 < s) s = $2 }
 	$1 == "end_ns" { if ($2 > e) e = $2 }
-	END { printf "%d %d %d\n", n, s, e }')
-ingest_ev_s=$(awk -v n="$acked" -v s="$first" -v e="$last" 'BEGIN { printf "%.0f", n / ((e - s) / 1e9) }')
+	END { printf "%.0f %.0f %.0f\n", n, s, e }')
+ingest_ev_s=$(awk -v n="$acked" -v s="$first" -v e="$last" 'BEGIN { d = (e - s) / 1e9; if (d > 0) printf "%.0f", n / d; else printf "nan" }')
+ingest_s=$(awk -v s="$first" -v e="$last" 'BEGIN { printf "%.1f", (e - s) / 1e9 }')
 sleep 1
 store_bytes=$(metric hx_store_bytes)
 store_events=$(metric hx_store_events)
@@ -129,7 +130,7 @@ report=$work/report
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	printf '%-28s %14s   %s\n' measure value budget
-	printf '%-28s %14s   %s\n' "ingest (events/s, durable)" "$ingest_ev_s" ">= 1,000,000 ($clients clients, ${seconds} s, $acked events)"
+	printf '%-28s %14s   %s\n' "ingest (events/s, durable)" "$ingest_ev_s" ">= 1,000,000 ($clients clients, $acked events in $ingest_s s)"
 	printf '%-28s %14s   %s\n' "stored bytes per event" "$bytes_per_event" "<= 10 ($store_events events, $store_bytes bytes)"
 	printf '%-28s %14s   %s\n' "fetch 100k-event trace (ms)" "$fetch_ms" "<= 100"
 	printf '%-28s %14s   %s\n' "search, 2 filters (ms)" "$search_ms" "<= 200 (over $traces traces)"

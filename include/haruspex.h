@@ -549,6 +549,16 @@ HX_API const char *hx_interaction_name(int kind);
  * ------------------------------------------------------------------------------------------- */
 extern HX_API volatile int hx__state;
 HX_API size_t hx__strlen(const char *s); /* strlen that maps NULL to 0 (for HX_STR) */
+/* Internal: a thread whose current entity is in a sampled-out trace holds the current mute epoch
+ * in hx__tls_mute, so the inline points below skip the call altogether (a couple of loads). The
+ * epoch changes at every hx_init(), hx_shutdown() and fork(), which retires stale values. */
+#if defined(__GNUC__)
+extern HX_API __thread unsigned hx__tls_mute __attribute__((tls_model("initial-exec")));
+extern HX_API volatile unsigned hx__mute_epoch;
+#define HX__RECORDING() (HX__UNLIKELY(hx__state) && hx__tls_mute != hx__mute_epoch)
+#else
+#define HX__RECORDING() HX__UNLIKELY(hx__state)
+#endif
 
 #if defined(__GNUC__)
 #define HX__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -559,7 +569,7 @@ HX_API size_t hx__strlen(const char *s); /* strlen that maps NULL to 0 (for HX_S
 /* Short forms. Each is one load and a not-taken branch while tracing is off. */
 static inline void hx_point(const char *name)
 {
-	if (HX__UNLIKELY(hx__state))
+	if (HX__RECORDING())
 		hx_point_attrs(name, NULL, 0);
 }
 static inline void hx_block_begin(const char *name)
@@ -574,7 +584,7 @@ static inline void hx_block_end(void)
 }
 static inline void hx_error(const char *message)
 {
-	if (HX__UNLIKELY(hx__state))
+	if (HX__RECORDING())
 		hx_error_attrs(message, NULL, 0);
 }
 static inline hx_context hx_cause(hx_interaction kind, const char *name)
@@ -618,7 +628,8 @@ static inline hx_context hx_caused_by(const char *name, const hx_context *causes
 }
 
 /* HX_POINT_WITH("read", HX_INT("bytes", n), HX_STR("path", p)) */
-#define HX_POINT_WITH(name, ...) hx_point_attrs((name), HX_ATTRS(__VA_ARGS__))
+#define HX_POINT_WITH(name, ...)                                                                  \
+	(HX__RECORDING() ? hx_point_attrs((name), HX_ATTRS(__VA_ARGS__)) : (void)0)
 #define HX_BLOCK_BEGIN_WITH(name, ...) hx_block_begin_attrs((name), HX_ATTRS(__VA_ARGS__))
 
 /* HX_SCOPE("name"): a block that ends when the enclosing C scope exits (GCC/Clang cleanup

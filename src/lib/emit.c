@@ -559,11 +559,12 @@ static inline int filtered(const char *name)
  * was shut down since): it must go to the slow path, whatever it says. */
 static inline int muted(const struct hx__thread *t)
 {
-	return t && t->cur->muted && atomic_load_explicit(&t->end, memory_order_relaxed);
+	return t && atomic_load_explicit(&t->muted, memory_order_relaxed);
 }
 
-__attribute__((noinline)) static void point_record(struct hx__thread *t, const char *name, const hx_attr *attrs,
-                                                   size_t nattrs)
+/* The arguments in the public function's order, t last: the tail call then moves one register. */
+__attribute__((noinline)) static void point_record(const char *name, const hx_attr *attrs, size_t nattrs,
+                                                   struct hx__thread *t)
 {
 	if (filtered(name))
 		return;
@@ -577,7 +578,7 @@ void hx_point_attrs(const char *name, const hx_attr *attrs, size_t nattrs)
 	struct hx__thread *t = T();
 	if (HX_UNLIKELY(muted(t)))
 		return;
-	point_record(t, name, attrs, nattrs);
+	point_record(name, attrs, nattrs, t);
 }
 
 /* Open a block on e's books without recording it (filtered, or sampled out): its end will not be
@@ -762,13 +763,17 @@ hx_context hx_trace_begin(const char *name)
 		memcpy(cur->trace_id, id, 16);
 		cur->in_trace = 1;
 		cur->muted = 1;
+		hx__mute_set(t, 1);
 		return context_of(cur);
 	}
 	int was_muted = cur->muted;
 	cur->muted = 0; /* leaving a sampled-out trace for this one, which is recorded */
+	hx__mute_set(t, 0);
 	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_BEGIN, .name = name, .trace_id = id});
 	if (!e) {
 		cur->muted = was_muted; /* refused (reentrant): still in the old trace */
+		if (hx__tls == t)
+			hx__mute_set(t, was_muted);
 		return none;
 	}
 	memcpy(e->trace_id, id, 16);
@@ -799,13 +804,17 @@ void hx_trace_join(const hx_context *ctx, const char *name)
 		memcpy(cur->trace_id, ctx->trace_id, 16);
 		cur->in_trace = 1;
 		cur->muted = 1;
+		hx__mute_set(t, 1);
 		return;
 	}
 	int was_muted = cur->muted;
 	cur->muted = 0;
+	hx__mute_set(t, 0);
 	struct hx_entity *e = emit(t, NULL, &(struct spec){.kind = HX_EV_TRACE_JOIN, .name = name, .trace_id = ctx->trace_id, .causes = ctx, .ncauses = 1});
 	if (!e) {
 		cur->muted = was_muted;
+		if (hx__tls == t)
+			hx__mute_set(t, was_muted);
 		return;
 	}
 	memcpy(e->trace_id, ctx->trace_id, 16);
@@ -849,6 +858,7 @@ void hx_trace_end(void)
 	if (e) {
 		e->in_trace = 0;
 		e->muted = 0;
+		hx__mute_set(t, 0);
 	}
 }
 

@@ -70,6 +70,7 @@ void hx_entity_enter(hx_entity *e)
 	}
 	e->prev_current = t->cur;
 	t->cur = e;
+	hx__mute_set(t, e->muted);
 	hx__emit_state(t, e, HX_STATE_RUNNING);
 }
 
@@ -77,6 +78,7 @@ void hx_entity_enter(hx_entity *e)
 static void pop_current(struct hx__thread *t, struct hx_entity *e)
 {
 	t->cur = e->prev_current ? e->prev_current : &t->self;
+	hx__mute_set(t, t->cur->muted);
 	e->prev_current = NULL;
 	atomic_store(&e->owner, NULL);
 }

@@ -22,6 +22,8 @@
 #endif
 
 volatile int hx__state;
+__thread unsigned hx__tls_mute __attribute__((tls_model("initial-exec")));
+volatile unsigned hx__mute_epoch = 1;
 struct hx__tracer *_Atomic hx__tracer_cur;
 _Thread_local struct hx__thread *hx__tls __attribute__((tls_model("initial-exec")));
 
@@ -227,6 +229,7 @@ static int start_locked(const hx_config *cfg)
 	}
 	tr->prev = atomic_load(&hx__tracer_cur);
 	atomic_store(&hx__tracer_cur, tr);
+	hx__mute_epoch_next();
 	__atomic_store_n(&hx__state, 1, __ATOMIC_RELEASE);
 	return rc;
 }
@@ -238,6 +241,7 @@ static int stop_locked(void)
 	if (!tr || hx__state != 1)
 		return HX_ESTATE;
 	__atomic_store_n(&hx__state, 2, __ATOMIC_SEQ_CST);
+	hx__mute_epoch_next();
 	/* Push every thread onto its slow path, where it sees the state and stops recording. */
 	hx__thread_list_fence(tr);
 	if (tr->fs)
@@ -295,6 +299,7 @@ int hx_shutdown(void)
 		/* A fork()ed child that never recorded: its tracer was never started, just stop. */
 		child_restart = 0;
 		__atomic_store_n(&hx__state, 2, __ATOMIC_SEQ_CST);
+	hx__mute_epoch_next();
 		started_by_env = 0;
 		pthread_mutex_unlock(&life_lock);
 		return HX_OK;
@@ -337,6 +342,8 @@ static void atfork_child(void)
 	 * and thread states are abandoned, not freed: other threads' states are unreachable and the
 	 * parent's locks may have been held by threads that do not exist here. */
 	hx__tls = NULL;
+	hx__tls_mute = 0;
+	hx__mute_epoch_next();
 	/* bg_work was taken by bg_fork_prepare() on this very thread: release it, as POSIX allows
 	 * for a lock the forking thread holds. */
 	pthread_mutex_unlock(&bg_work);
@@ -402,8 +409,10 @@ uint64_t hx__tracer_events(struct hx__tracer *tr)
 void hx__thread_list_fence(struct hx__tracer *tr)
 {
 	pthread_mutex_lock(&tr->lock);
-	for (struct hx__thread *t = tr->threads; t; t = t->next)
+	for (struct hx__thread *t = tr->threads; t; t = t->next) {
 		atomic_store_explicit(&t->end, 0, memory_order_relaxed);
+		atomic_store_explicit(&t->muted, 0, memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&tr->lock);
 }
 

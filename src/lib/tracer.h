@@ -89,6 +89,9 @@ struct hx__thread {
 	uint32_t next_string_id;      /* next string ID in this chunk */
 	int use_tsc;
 	struct hx_entity *cur;        /* current entity: &self or an entered explicit entity */
+	_Atomic int muted;            /* cur->muted, kept beside the chunk pointers so that a call in a
+	                                 sampled-out trace is decided with two loads; 0 in a stale
+	                                 state (hx_shutdown()'s fence clears it with `end`) */
 	uint64_t ctx_id;              /* entity whose CONTEXT record is in effect in this chunk (by
 	                                 ID, not pointer: a freed entity's address may be reused) */
 	uint64_t ctx_next_seq;        /* its next_seq at that point (a migrated coroutine moves on) */
@@ -167,6 +170,21 @@ static inline struct hx__thread *hx__thread_current(void)
 	if (HX_UNLIKELY(!t || !atomic_load_explicit(&t->end, memory_order_relaxed)))
 		t = hx__thread_slow();
 	return t;
+}
+
+/* ---- the inline mute check (haruspex.h's HX__RECORDING) ---- */
+/* A new epoch retires every thread's hx__tls_mute: no thread stays muted across hx_init(),
+ * hx_shutdown() or fork(). Zero is never an epoch (it means "not muted"). */
+static inline void hx__mute_epoch_next(void)
+{
+	unsigned e = hx__mute_epoch + 1;
+	hx__mute_epoch = e ? e : 1;
+}
+/* Set the calling thread's mute state: t must be the calling thread's own state (hx__tls). */
+static inline void hx__mute_set(struct hx__thread *t, int muted)
+{
+	atomic_store_explicit(&t->muted, muted, memory_order_relaxed);
+	hx__tls_mute = muted ? hx__mute_epoch : 0;
 }
 
 /* ---- background threads (lib.c) ---- */

