@@ -96,6 +96,36 @@ else
 	"$hx" dump --order time --limit 60 "$shopdir"
 fi
 
+heading "8. Stored in the service: hx serve, hx ship, and hx reading it back over HTTP" \
+	"hx serve keeps traces from many processes and machines (embedded store: zstd segments and" \
+	"a SQLite index). hx ship sends the shop's files; the service acknowledges each batch once it" \
+	"is durable. Every hx command then reads the service's URL as it reads a directory."
+store=haruspex-traces/store
+rm -rf "$store" "$store.ship"
+mkdir -p "$store.ship"
+"$hx" serve --data "$store" --listen 127.0.0.1:0 --http 127.0.0.1:0 >"$store.out" 2>/dev/null &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+	grep -q '^listening' "$store.out" 2>/dev/null && break
+	sleep 0.1
+done
+native=$(sed -n 's/.*native=\([^ ]*\).*/\1/p' "$store.out")
+http=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' "$store.out")
+if [[ -n $native && -n $http ]]; then
+	"$hx" ship --once "$shopdir" --to "tcp://$native" --state "$store.ship"
+	echo "   GET http://$http/api/traces?service=gateway :"
+	curl -s "http://$http/api/traces?service=gateway&limit=3" | head -c 600
+	echo
+	echo
+	"$hx" stats "http://$http/api/traces?service=gateway" | sed -n '/^traces/,/^$/p'
+	kill "$server"
+	wait "$server" 2>/dev/null || true
+else
+	echo "   (hx serve did not start: see $store.out)"
+fi
+trap - EXIT
+
 heading "Done" \
 	"The traces stay in $dir/ and $shopdir/. Everything:   $hx dump --order time $shopdir | less" \
 	"Integrity check (exit 0 if intact):    $hx check $dir; $hx check $shopdir"
