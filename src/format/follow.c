@@ -63,6 +63,7 @@ struct fstream {
 	struct pos taken, confirmed;
 	int marked;              /* taken moved since the last mark */
 	uint64_t sync_off;       /* stream 0: payload bytes of chunk taken.seq already read */
+	int gap_seen;            /* a later chunk is there and chunk taken.seq is not: seen once */
 };
 
 struct fproc {
@@ -701,14 +702,22 @@ static int read_stream(hx__follow *f, size_t pi, struct fstream *s, hx__follow_f
 			continue;
 		}
 		if (c->seq > s->taken.seq) {
-			/* The chunks in between are missing: damaged, or in a file deleted by max_files.
-			 * Chunk taken.seq's header would have been written before any later one, so
-			 * they will not appear. */
+			/* Chunk taken.seq is not there but a later one is. A poll reads the slots one
+			 * after the other, so chunk taken.seq's slot may have been read just before its
+			 * writer stored the header, and the next one's just after (4 KiB chunks fill in
+			 * microseconds): wait for one more poll, which reads every unused slot again,
+			 * before calling it a gap. Then it is one: damaged, or in a file deleted by
+			 * max_files (a header is written before any later one). */
+			if (!s->gap_seen) {
+				s->gap_seen = 1;
+				return HX_OK;
+			}
 			f->st.gaps++;
 			s->taken.seq = c->seq;
 			s->taken.events = 0;
 			s->marked = 1;
 		}
+		s->gap_seen = 0;
 		int final = s->nch > 1;
 		uint32_t n = 0;
 		int r = chunk_read(f, c, &n);
@@ -856,8 +865,10 @@ int hx__follow_confirm(hx__follow *f, uint64_t ticket)
 		s->confirmed = m->p;
 		p->dirty = 1;
 	}
-	memmove(f->marks, f->marks + k, (f->nmarks - k) * sizeof *f->marks);
-	f->nmarks -= k;
+	if (k) {
+		memmove(f->marks, f->marks + k, (f->nmarks - k) * sizeof *f->marks);
+		f->nmarks -= k;
+	}
 	int rc = HX_OK;
 	for (size_t pi = 0; pi < f->nprocs; pi++)
 		if (f->procs[pi].dirty && state_save(f, &f->procs[pi]) != HX_OK)
@@ -871,8 +882,8 @@ int hx__follow_settled(const hx__follow *f)
 		return 0;
 	for (size_t pi = 0; pi < f->nprocs; pi++)
 		for (size_t si = 0; si < f->procs[pi].nstreams; si++)
-			if (f->procs[pi].streams[si].marked)
-				return 0;
+			if (f->procs[pi].streams[si].marked || f->procs[pi].streams[si].gap_seen)
+				return 0; /* a suspected gap is decided by the next poll: not settled yet */
 	return 1;
 }
 

@@ -64,7 +64,7 @@ uint64_t hx__follow_mark(hx__follow *f);
  * of the processes concerned. HX_OK or HX_EIO (the state could not be written: err filled; the
  * positions stay confirmed in memory and are written at the next confirmation). */
 int hx__follow_confirm(hx__follow *f, uint64_t ticket);
-/* 1 when everything taken has been confirmed. */
+/* 1 when everything taken has been confirmed (and no suspected gap awaits the next poll). */
 int hx__follow_settled(const hx__follow *f);
 
 typedef struct hx__follow_stats {

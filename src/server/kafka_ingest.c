@@ -122,12 +122,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!k->c && consumer_open(k) != HX_OK)
 		return;
-	if (k->uncommitted) {
-		if (hx__kafka_consumer_commit(k->c) != HX_OK)
-			return; /* the offsets stay stored; retried at the next tick */
+	if (k->uncommitted && hx__kafka_consumer_commit(k->c) == HX_OK) {
 		k->uncommitted = 0;
 		k->logged = 0;
 	}
+	/* A failed commit (the group coordinator away) does not stop consuming: the offsets stay
+	 * stored and the next commit that succeeds carries them; a crash meanwhile replays more,
+	 * never less. Waiting for the commit instead would stall the service as long as the
+	 * coordinator is away, and stop servicing the group in the meantime. */
 	if (hx__srv_overloaded(k->srv))
 		return;
 	long n = hx__kafka_consumer_poll_max(k->c, 0, take, k, ROUND_MESSAGES);

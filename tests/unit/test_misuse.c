@@ -742,7 +742,10 @@ static void test_shutdown_while_recording(void **state)
 	assert_int_equal(res.damage, 0);
 	size_t racing = count_named(&evs, HX_EV_POINT, "racing");
 	uint64_t after = a.count[HX_COUNT_AFTER_SHUTDOWN] - b.count[HX_COUNT_AFTER_SHUTDOWN];
-	assert_true(after >= 4); /* each thread's last call */
+	/* Each thread's last call comes after hx_shutdown() returned. It is counted as after-shutdown,
+	 * unless the thread took a fresh chunk while the shutdown ran (4 KiB chunks make that
+	 * likely under load): then the call lands in that chunk, and the reader finds it. Either
+	 * way every call is accounted for exactly once, which is what is checked. */
 	uint64_t dropped = a.count[HX_COUNT_DROPPED] - b.count[HX_COUNT_DROPPED];
 	if (racing + after != g_calls)
 		fail_msg("%" PRIu64 " calls: %zu in the trace, %" PRIu64 " counted after shutdown (%" PRIu64
