@@ -601,6 +601,20 @@ static inline int hxt_first_hx_file(const char *dir, char *buf, size_t len)
 	return rc;
 }
 
+/* 1 when dir holds a shipper's saved position (hxship-<instance>.pos: hx ship, the tcp and kafka
+ * sinks), i.e. some delivery was confirmed. */
+static inline int hxt_has_ship_state(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+	while (d && (de = readdir(d)))
+		found |= !strncmp(de->d_name, "hxship-", 7);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Read a whole file into memory (*len bytes). NULL on failure. */
 static inline uint8_t *hxt_slurp(const char *path, size_t *len)
 {

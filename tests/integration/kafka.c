@@ -437,17 +437,6 @@ static size_t files_events(const char *dir)
 	return n;
 }
 
-static int has_state_file(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int found = 0;
-	while (d && (de = readdir(d)))
-		found |= !strncmp(de->d_name, "hxship-", 7);
-	if (d)
-		closedir(d);
-	return found;
-}
 
 /* ---- the cases ---- */
 
@@ -561,9 +550,9 @@ static void test_sigkill_then_ship(void **state)
 	hx__kafka_consumer *c = consumer_new(f, "g4");
 	got g = {0};
 	pid_t pr = produce_start(f->dir, f->url, 0, 3000);
-	for (int i = 0; i < 1000 && !has_state_file(f->dir); i++)
+	for (int i = 0; i < 1000 && !hxt_has_ship_state(f->dir); i++)
 		poll(NULL, 0, 10); /* the sink has had a delivery confirmed */
-	assert_true(has_state_file(f->dir));
+	assert_true(hxt_has_ship_state(f->dir));
 	poll(NULL, 0, 300);
 	kill(pr, SIGKILL);
 	waitpid(pr, NULL, 0);
@@ -593,7 +582,7 @@ static void test_dead_cluster(void **state)
 	fx *f = *state;
 	assert_int_equal(wait_exit(produce_start_linger(f->dir, "kafka://127.0.0.1:1/" TOPIC, 200, 0, 300),
 	                           30000), 0);
-	assert_false(has_state_file(f->dir)); /* nothing was confirmed */
+	assert_false(hxt_has_ship_state(f->dir)); /* nothing was confirmed */
 	assert_int_equal(ship_once(f->dir, f->url), 0);
 	size_t nf = files_events(f->dir);
 	got g = {0};

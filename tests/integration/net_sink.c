@@ -453,17 +453,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int has_state_file(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int found = 0;
-	while (d && (de = readdir(d)))
-		found |= !strncmp(de->d_name, "hxship-", 7);
-	if (d)
-		closedir(d);
-	return found;
-}
 
 /* ---- the cases ---- */
 
@@ -479,7 +468,7 @@ static void test_sink_ships(void **state)
 	size_t n, dups = check_store(f->dir, f->store, &n);
 	assert_true(n >= (size_t)(2 * p.events));
 	assert_int_equal(dups, 0);
-	assert_true(has_state_file(f->dir));
+	assert_true(hxt_has_ship_state(f->dir));
 	size_t lines = store_lines(f->store);
 	assert_int_equal(ship_once(f->dir, f->url, NULL, NULL), 0);
 	assert_int_equal(store_lines(f->store), lines);
@@ -516,9 +505,9 @@ static void test_sigkill_then_ship(void **state)
 	pid_t srv = server_start(&so);
 	prog p = {f->dir, f->url, 0, 50, 2000, NULL};
 	pid_t pr = prog_start(&p);
-	for (int i = 0; i < 500 && !has_state_file(f->dir); i++)
+	for (int i = 0; i < 500 && !hxt_has_ship_state(f->dir); i++)
 		poll(NULL, 0, 10); /* the sink has had at least one batch acknowledged */
-	assert_true(has_state_file(f->dir));
+	assert_true(hxt_has_ship_state(f->dir));
 	poll(NULL, 0, 200);
 	kill(pr, SIGKILL);
 	waitpid(pr, NULL, 0);
@@ -544,9 +533,9 @@ static void test_ship_restart(void **state)
 	srv_opts so = {f->port, f->store, 0, 0, NULL, 150};
 	pid_t srv = server_start(&so);
 	pid_t sh = ship_start(f->dir, f->url, NULL, NULL, NULL);
-	for (int i = 0; i < 1000 && !has_state_file(f->dir); i++)
+	for (int i = 0; i < 1000 && !hxt_has_ship_state(f->dir); i++)
 		poll(NULL, 0, 5);
-	assert_true(has_state_file(f->dir));
+	assert_true(hxt_has_ship_state(f->dir));
 	kill(sh, SIGKILL);
 	waitpid(sh, NULL, 0);
 	server_kill(srv);
