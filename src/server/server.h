@@ -291,6 +291,9 @@ typedef struct hx__server {
 
 	struct event *sig_term, *sig_int, *stop_timer;
 	struct hx__kafka_ingest *kafka; /* kafka_ingest.c, ingest thread only */
+
+	struct hx__view_cache *views;   /* api_view.c: models of traces for the viewer (any thread) */
+	struct hx__extract *extract;    /* extract.c: completeness tracking, features, aggregates */
 } hx__server;
 
 /* Budget: charge/release bytes (any thread). Releasing wakes a paused ingest loop when the
