@@ -1,6 +1,5 @@
 /*
  * trace_features.h - what one trace is, in numbers: the features extracted from its DAG and critical
- * (Not "features.h": that name would shadow glibc's <features.h> for files in this directory.)
  * path, and the aggregates over many traces' features (docs/analysis.md, "Features and
  * aggregates"). `hx analyze` computes them from files or a service; `hx serve` extracts them
  * continuously from complete traces and stores them for GET /api/aggregates.
@@ -20,6 +19,8 @@
  * metric. Quantiles are exact (sorted values) up to HX__AGG_EXACT values per group, then come
  * from a log-bucketed histogram (relative error under 1 %), which also gives the viewer's latency
  * histogram.
+ *
+ * (Not "features.h": that name would shadow glibc's <features.h> for files in this directory.)
  *
  * Ownership: hx__features_extract fills a caller's struct; hx__features_free releases what it
  * allocated. Aggregators own everything they are fed (strings copied). Thread safety: none
