@@ -28,6 +28,8 @@ base_packages=(
   curl              # tests/integration/serve.sh drives the HTTP API with it
   openssl           # tests/integration/serve.sh: a self-signed certificate for the TLS test
   librdkafka-dev    # the kafka:// sink, hx ship/serve's Kafka paths and their mock-cluster tests
+  libjansson-dev    # src/import: OTLP and Zipkin JSON documents
+  chromium          # the viewer's tests in a real browser (driven by playwright-core)
 )
 bench_packages=(
   liblttng-ust-dev  # the LTTng-UST peer the point-event budget is measured against
@@ -61,6 +63,12 @@ for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
   [[ $status == installed ]] || missing+=("$pkg")
 done
+# Node.js and npm (the viewer's browser tests): checked by command, not by package, since a
+# machine may have them from another source (NodeSource's nodejs package bundles npm, and Debian's
+# npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -eq 0 ]]; then
