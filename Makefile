@@ -3,7 +3,7 @@
 #
 #   make demo      build (release) and run scripts/demo.sh
 #   make test      the release, ASan+UBSan and fuzz builds, every test; see tests/run.sh
-#   make bench     every benchmark: make bench-core, make bench-service and make bench-analysis
+#   make bench     every benchmark: make bench-core, bench-service, bench-analysis, bench-viewer
 #   make install   install the library, headers, pkg-config file and hx under PREFIX (and DESTDIR)
 #   make clean     remove the build directories
 #
@@ -16,7 +16,7 @@ BUILD ?= build
 # Must match what tests/run.sh sets up build/ with, or the two would keep wiping each other's build.
 RELEASE_OPTS := -Dbuildtype=release
 
-.PHONY: all build demo test bench bench-core bench-service bench-analysis install clean
+.PHONY: all build demo test bench bench-core bench-service bench-analysis bench-viewer install clean
 
 all: build
 
@@ -31,7 +31,7 @@ test:
 	@scripts/deps.sh
 	@tests/run.sh
 
-bench: bench-core bench-service bench-analysis
+bench: bench-core bench-service bench-analysis bench-viewer
 
 # --reconfigure: the bench packages may have just been installed, and meson only looks for optional
 # dependencies (LTTng-UST) when it configures.
@@ -56,6 +56,13 @@ bench-analysis:
 	@scripts/deps.sh
 	@scripts/build.sh $(BUILD) $(RELEASE_OPTS)
 	@bash bench/run-analysis.sh $(BUILD)
+
+# The viewer on a 10 M-event trace in headless Chromium: first paint, frame times, memory
+# (bench/run-viewer.sh; installs the pinned playwright-core of tests/viewer first).
+bench-viewer:
+	@scripts/deps.sh
+	@scripts/build.sh $(BUILD) $(RELEASE_OPTS)
+	@bash bench/run-viewer.sh $(BUILD)
 
 # ldconfig: so programs linked against the freshly installed shared library find it at run time.
 install: build

@@ -9,10 +9,17 @@
 # with the events interleaved in time order, the builder's slowest order, for information.
 # Budgets (issue 6): DAG build <= 3 s and <= 1.5 GB, critical path <= 1 s.
 #
-# analyze_100k_s (`hx analyze` over 100,000 traces) and export_mb_s (`hx export`) are printed as
-# nan: those commands are not part of this benchmark yet.
+# analyze_100k_s: `hx analyze --group-by name` (every feature, critical paths included) over
+# 100,000 traces of a small shop in 5 trace files made by bench_analyze_gen, reading included;
+# median of RUNS runs, wall time (the CPU time is shown beside it).
+# export_mb_s: `hx export --format chrome` of HX_BENCH_EVENTS events (the shop of bench_analyze_gen,
+# events/42 traces, 5 processes) in MB of JSON written per second of wall time, reading and the
+# DAG included, output piped to wc (disk speed is not the exporter's); median of
+# HX_BENCH_EXPORT_RUNS runs (default RUNS). otlp and zipkin are measured the same way and printed
+# on their own `export` line.
 #
-# Environment: HX_BENCH_RUNS (default 3), HX_BENCH_EVENTS (default 10000000).
+# Environment: HX_BENCH_RUNS (default 3), HX_BENCH_EVENTS (default 10000000), HX_BENCH_TRACES
+# (default 100000).
 # Output: a table and the RESULT line on stdout, also saved to bench/out/analysis-<date>.txt.
 set -euo pipefail
 
@@ -51,6 +58,34 @@ gen_s=$(for i in $(seq 1 "$runs"); do value gen_s "$work/run-$i.txt"; done | med
 rss_mb=$(for i in $(seq 1 "$runs"); do value peak_rss_mb "$work/run-$i.txt"; done | sort -g | tail -n 1)
 first=$work/run-1.txt
 
+analyze_s=nan analyze_cpu_s=nan
+if [[ -x $BUILD/bench/bench_analyze_gen && -x $BUILD/src/cli/hx ]]; then
+  "$BUILD/bench/bench_analyze_gen" "$work/shop" "${HX_BENCH_TRACES:-100000}" >"$work/gen.txt"
+  for i in $(seq 1 "$runs"); do
+    TIMEFORMAT='%R %U %S'
+    { time "$BUILD/src/cli/hx" analyze --group-by name "$work/shop" >"$work/analyze-out.txt" 2>&1; } 2>"$work/analyze-$i.txt"
+  done
+  analyze_s=$(for i in $(seq 1 "$runs"); do awk '{ print $1 }' "$work/analyze-$i.txt"; done | median)
+  analyze_cpu_s=$(for i in $(seq 1 "$runs"); do awk '{ printf "%.3f\n", $2 + $3 }' "$work/analyze-$i.txt"; done | median)
+fi
+
+# export_mb_s: MB of JSON per second of `hx export` (reading, DAG and writing), per format
+declare -A export_mb=([chrome]=nan [otlp]=nan [zipkin]=nan)
+export_info=()
+if [[ -x $BUILD/bench/bench_analyze_gen && -x $BUILD/src/cli/hx ]]; then
+  "$BUILD/bench/bench_analyze_gen" "$work/export" $(( (events + 41) / 42 )) >"$work/export-gen.txt"
+  for fmt in chrome otlp zipkin; do
+    for i in $(seq 1 "${HX_BENCH_EXPORT_RUNS:-$runs}"); do
+      TIMEFORMAT='%R %U %S'
+      { time "$BUILD/src/cli/hx" export --format "$fmt" "$work/export" 2>/dev/null | wc -c >"$work/export-$fmt-$i.bytes"; } 2>"$work/export-$fmt-$i.time"
+      awk -v b="$(cat "$work/export-$fmt-$i.bytes")" '{ printf "%.1f %.1f %.1f\n", b / 1e6 / $1, b / 1e6 / ($2 + $3), b / 1e6 }' \
+        "$work/export-$fmt-$i.time" >"$work/export-$fmt-$i.txt"
+    done
+    export_mb[$fmt]=$(for i in $(seq 1 "${HX_BENCH_EXPORT_RUNS:-$runs}"); do awk '{ print $1 }' "$work/export-$fmt-$i.txt"; done | median)
+    export_info+=(" $fmt $(awk '{ print $3 }' "$work/export-$fmt-1.txt") MB, cpu $(for i in $(seq 1 "${HX_BENCH_EXPORT_RUNS:-$runs}"); do awk '{ print $2 }' "$work/export-$fmt-$i.txt"; done | median) MB/s")
+  done
+fi
+
 # check NAME VALUE OP LIMIT: one table line with the budget's verdict
 check() {
   local verdict
@@ -69,8 +104,11 @@ report=$work/report.txt
   check peak_rss_mb "$rss_mb" "<=" 1536
   check critpath_s "$cp_s" "<=" 1
   echo "  time-ordered     dag_build_s $(value dag_build_s "$work/time.txt"), peak_rss_mb $(value peak_rss_mb "$work/time.txt") (events interleaved entity by entity)"
+  echo "  analyze_100k_s   $analyze_s  (cpu $analyze_cpu_s s; $(value traces "$work/gen.txt" 2>/dev/null) traces, $(value events "$work/gen.txt" 2>/dev/null) events)"
+  echo "  export           $(value events "$work/export-gen.txt" 2>/dev/null) events: $(IFS=';'; echo "${export_info[*]:-not measured}")"
+  echo "export chrome_mb_s=${export_mb[chrome]} otlp_mb_s=${export_mb[otlp]} zipkin_mb_s=${export_mb[zipkin]}"
   echo
-  echo "RESULT dag_10m_s=$dag_s critpath_10m_s=$cp_s analyze_100k_s=nan export_mb_s=nan"
+  echo "RESULT dag_10m_s=$dag_s critpath_10m_s=$cp_s analyze_100k_s=$analyze_s export_mb_s=${export_mb[chrome]}"
 } >"$report"
 
 mkdir -p "$here/out"

@@ -103,9 +103,14 @@ typedef enum hx_sink_kind {
 	HX_SINK_NONE = 3,     /* record nothing, count nothing (bookkeeping and misuse counts go on) */
 	HX_SINK_TCP = 4,      /* trace files in cfg.dir as HX_SINK_FILE, and a background thread that
 	                         ships them to cfg.ship_to (docs/api.md, "Sinks") */
-	HX_SINK_KAFKA = 5     /* as HX_SINK_TCP, but the thread produces the events to Kafka:
+	HX_SINK_KAFKA = 5,    /* as HX_SINK_TCP, but the thread produces the events to Kafka:
 	                         cfg.ship_to is kafka://BROKER[,BROKER...]/TOPIC. Only in a library
 	                         built with librdkafka; otherwise hx_init() returns HX_ECONFIG */
+	HX_SINK_STATSD = 6    /* trace files as HX_SINK_FILE, and a background thread that sends
+	                         metrics made from them to statsd over UDP: block durations as
+	                         timers, points as counters, counters as gauges. cfg.ship_to is
+	                         statsd://HOST[:PORT][?prefix=P&rate=R&mtu=N], resolved by hx_init()
+	                         (docs/interchange.md, "statsd") */
 } hx_sink_kind;
 
 typedef enum hx_fsync_policy {

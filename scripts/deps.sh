@@ -29,6 +29,7 @@ base_packages=(
   openssl           # tests/integration/serve.sh: a self-signed certificate for the TLS test
   librdkafka-dev    # the kafka:// sink, hx ship/serve's Kafka paths and their mock-cluster tests
   libjansson-dev    # src/import: OTLP and Zipkin JSON documents
+  zlib1g-dev        # src/import: gzip request bodies (the OpenTelemetry collector's default)
   chromium          # the viewer's tests in a real browser (driven by playwright-core)
 )
 bench_packages=(

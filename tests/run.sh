@@ -312,6 +312,36 @@ if $asan_ok; then
   script_tests build-asan "${sanitizer_env[@]}"
 fi
 
+# Browser tests: each tests/viewer/*.test.mjs once, against build/'s hx view, in headless Debian
+# chromium driven by playwright-core (pinned by tests/viewer/package-lock.json, installed by
+# `npm ci` when missing). Each file counts once; screenshots land in build-testlogs/viewer/.
+# Without node or chromium they count as one failure that says so (never a silent skip).
+section "browser tests (tests/viewer/*.test.mjs) against build/"
+viewer_logs=$logs/viewer
+mkdir -p "$viewer_logs"
+if ! $release_ok; then
+  echo "(build/ failed: no browser tests)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null || [[ ! -x ${HX_CHROMIUM:-/usr/bin/chromium} ]]; then
+  echo "node, npm or ${HX_CHROMIUM:-/usr/bin/chromium} is missing (Debian packages nodejs, npm," \
+       "chromium; scripts/deps.sh installs them)" >"$viewer_logs/setup.log"
+  fail "browser tests: chromium or node missing" "$viewer_logs/setup.log"
+elif [[ ! -d tests/viewer/node_modules/playwright-core ]] &&
+     ! (cd tests/viewer && npm ci --no-audit --no-fund) >"$viewer_logs/npm-ci.log" 2>&1; then
+  fail "browser tests: npm ci in tests/viewer" "$viewer_logs/npm-ci.log"
+else
+  for viewer_test in tests/viewer/*.test.mjs; do
+    viewer_log=$viewer_logs/$(basename "$viewer_test" .test.mjs).log
+    if env HX="$root/build/src/cli/hx" HX_BUILD_DIR="$root/build" HX_SOURCE_DIR="$root" \
+         HX_VIEWER_ARTIFACTS="$root/$viewer_logs" timeout "$script_timeout" node "$viewer_test" \
+         >"$viewer_log" 2>&1; then
+      echo "ok    viewer: $(basename "$viewer_test")"
+      pass
+    else
+      fail "viewer: $(basename "$viewer_test")" "$viewer_log"
+    fi
+  done
+fi
+
 echo
 if [[ $failed -gt 0 ]]; then
   cat "$failure_report"

@@ -38,13 +38,18 @@ extern const hx__cmd hx__commands[];
 extern const size_t hx__ncommands;
 const hx__cmd *hx__cmd_find(const char *name); /* NULL if there is no such command */
 
+int cmd_analyze(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_critical_path(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_ship(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_view(int argc, char **argv);
+int cmd_statsd(int argc, char **argv);
 
 /* ---- shared helpers (common.c) ---- */
 

@@ -67,6 +67,9 @@ int cmd_serve(int argc, char **argv)
 		{"retention-age", required_argument, NULL, 'a'},
 		{"kafka", required_argument, NULL, 'K'},
 		{"kafka-group", required_argument, NULL, 'G'},
+		{"complete-idle", required_argument, NULL, 'I'},
+		{"analysis-attrs", required_argument, NULL, 'A'},
+		{"view-cache", required_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	hx__serve_config cfg;
@@ -143,6 +146,34 @@ int cmd_serve(int argc, char **argv)
 				return hx__cli_usage("serve");
 			}
 			cfg.kafka_group = optarg;
+			break;
+		case 'I': /* continuous analysis (src/server/extract.c) */
+			if (hx__parse_duration(optarg, &cfg.complete_idle_ns) || !cfg.complete_idle_ns ||
+			    cfg.complete_idle_ns > 86400000000000ull) {
+				fprintf(stderr, "hx serve: --complete-idle needs a duration from 1ns to 1d such "
+				                "as 30s, not '%s'\n", optarg);
+				return hx__cli_usage("serve");
+			}
+			break;
+		case 'A': {
+			size_t keys = 1, len = strlen(optarg);
+			for (const char *p = optarg; *p; p++)
+				keys += *p == ',';
+			if (!len || len > 4096 || keys > 16 || strstr(optarg, ",,") || optarg[0] == ',' ||
+			    optarg[len - 1] == ',') {
+				fprintf(stderr, "hx serve: --analysis-attrs needs 1 to 16 attribute keys "
+				                "separated by commas, such as http.route,user.id\n");
+				return hx__cli_usage("serve");
+			}
+			cfg.analysis_attrs = optarg;
+			break;
+		}
+		case 'V':
+			if (hx__parse_size(optarg, &cfg.view_cache) || !cfg.view_cache) {
+				fprintf(stderr, "hx serve: --view-cache needs a size such as 256M, not '%s'\n",
+				        optarg);
+				return hx__cli_usage("serve");
+			}
 			break;
 		default:
 			return hx__cli_bad_option("serve", argv);

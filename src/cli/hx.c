@@ -13,14 +13,27 @@ const hx__cmd hx__commands[] = {
 	 "summarise a trace: processes, events, traces, clock offsets, sizes, misuse, damage"},
 	{"critical-path", cmd_critical_path, "[--json] [--trace ID] PATH...",
 	 "what determined a trace's latency: its critical path, by block, entity and host"},
+	{"view", cmd_view, "[--http HOST:PORT] [--data DIR] [--no-open] [--view-cache SIZE] PATH...",
+	 "show traces in a web browser: timeline, event details, search, critical path"},
+	{"analyze", cmd_analyze,
+	 "[--where EXPR] [--group-by KEY...] [--metric M] [--since T] [--per-trace] "
+	 "[--dependencies[=entity]] [--json|--csv] [--attr KEY...] PATH|URL...",
+	 "features of many traces: count and p50/p90/p99/max by name, service, root, host or attribute"},
+	{"export", cmd_export, "--format chrome|otlp|zipkin [-o FILE] [--trace ID] PATH|URL... [TRACE]",
+	 "traces for other tools: Chrome trace JSON (Perfetto), OTLP/JSON, Zipkin v2 JSON"},
+	{"import", cmd_import, "[--format otlp|zipkin|auto] [--max-bytes SIZE] [--max-spans N] FILE... -o DIR",
+	 "OTLP/JSON and Zipkin v2 JSON spans into trace files: spans as blocks, links as interactions"},
 	{"serve", cmd_serve,
 	 "--data DIR [--listen HOST:PORT] [--http HOST:PORT] [--token T | --token-file F] "
 	 "[--tls-cert F --tls-key F] [--memory-limit SIZE] [--max-frame SIZE] "
 	 "[--retention-bytes SIZE] [--retention-age DURATION] [--kafka kafka://BROKERS/TOPIC "
-	 "[--kafka-group G]]",
-	 "run the trace storage service: native ingest, HTTP API, embedded store"},
+	 "[--kafka-group G]] [--complete-idle DURATION] [--analysis-attrs KEY,...] "
+	 "[--view-cache SIZE]",
+	 "run the trace storage service: native ingest, HTTP API, embedded store, web viewer"},
 	{"ship", cmd_ship, "DIR --to tcp://HOST:PORT [--token T] [--tls] [--ca FILE] [--state DIR] [--once]",
 	 "send trace files to a service, following them as they grow; resumes where it stopped"},
+	{"statsd", cmd_statsd, "PATH|URL... --to statsd://HOST:PORT[?prefix=P&rate=R&mtu=N] [--follow] [--quiet]",
+	 "send metrics to statsd: block durations as timers, points and errors as counters, counters as gauges"},
 	{"check", cmd_check, "PATH", "verify a trace: exit 0 if intact, 1 if damaged"},
 	{"help", cmd_help, "[COMMAND]", "show the commands, or one command's usage"},
 };

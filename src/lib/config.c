@@ -13,6 +13,7 @@
 
 #include "lib/tracer.h"
 #include "net/client.h"
+#include "lib/statsdsink.h"
 #if HX_HAVE_KAFKA
 #include "lib/kafkasink.h"
 #endif
@@ -99,13 +100,17 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 			out->sink = HX_SINK_KAFKA;
 			out->ship_to = v;
 		}
+		else if (!strncmp(v, HX__STATSD_SCHEME, strlen(HX__STATSD_SCHEME))) {
+			out->sink = HX_SINK_STATSD;
+			out->ship_to = v;
+		}
 		else if (!strcmp(v, "callback")) {
 			if (!out->callback)
 				BAD("HARUSPEX_SINK=callback, but the program set no callback");
 			out->sink = HX_SINK_CALLBACK;
 		} else
-			BAD("HARUSPEX_SINK=%.64s: expected file, stderr, callback, none, tcp://HOST:PORT or "
-			    "kafka://BROKERS/TOPIC", v);
+			BAD("HARUSPEX_SINK=%.64s: expected file, stderr, callback, none, tcp://HOST:PORT, "
+			    "kafka://BROKERS/TOPIC or statsd://HOST:PORT", v);
 	}
 	if ((v = getenv("HARUSPEX_SHIP_TOKEN")) && *v)
 		out->ship_token = v;
@@ -177,12 +182,12 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 		out->disable = v;
 
 	/* validate the result, whatever set it */
-	if (out->sink < HX_SINK_FILE || out->sink > HX_SINK_KAFKA)
+	if (out->sink < HX_SINK_FILE || out->sink > HX_SINK_STATSD)
 		BAD("hx_config.sink %d is not a sink", (int)out->sink);
 	if (out->sink == HX_SINK_CALLBACK && !out->callback)
 		BAD("callback sink without a callback");
-	if ((out->sink == HX_SINK_FILE || out->sink == HX_SINK_TCP || out->sink == HX_SINK_KAFKA) &&
-	    (!out->dir || !*out->dir))
+	if ((out->sink == HX_SINK_FILE || out->sink == HX_SINK_TCP || out->sink == HX_SINK_KAFKA ||
+	     out->sink == HX_SINK_STATSD) && (!out->dir || !*out->dir))
 		BAD("file sink without a directory");
 	if (out->sink == HX_SINK_TCP) {
 		char host[256], port[32], why[200];
@@ -201,6 +206,12 @@ int hx__config_resolve(hx_config *out, const hx_config *in, char *errbuf, size_t
 		BAD("kafka sink: this libharuspex was built without Kafka support (librdkafka); "
 		    "install librdkafka-dev and rebuild");
 #endif
+	}
+	if (out->sink == HX_SINK_STATSD) {
+		hx__statsd_url u; /* only the form: the host is resolved by hx_init() (statsdsink.c) */
+		char why[200];
+		if (hx__statsd_url_parse(out->ship_to, &u, why, sizeof why))
+			BAD("statsd sink: %s", why);
 	}
 	uint32_t cb = out->chunk_bytes;
 	if (cb < HX_CHUNK_MIN || cb > HX_CHUNK_MAX || (cb & (cb - 1)))

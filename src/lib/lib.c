@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "format/text.h"
+#include "lib/statsdsink.h"
 #include "lib/tracer.h"
 #if HX_HAVE_KAFKA
 #include "lib/kafkasink.h"
@@ -208,12 +209,15 @@ static int start_locked(const hx_config *cfg)
 	case HX_SINK_FILE:
 	case HX_SINK_TCP:
 	case HX_SINK_KAFKA:
+	case HX_SINK_STATSD:
 		tr->mode = HX__MODE_FILE;
 		rc = hx__filesink_open(tr);
 		if (rc != HX_OK)
 			tr->mode = HX__MODE_DROP; /* degraded: count drops, the program goes on */
 		else if (cfg->sink == HX_SINK_TCP)
 			rc = hx__shipsink_start(tr); /* the files are written whatever happens to it */
+		else if (cfg->sink == HX_SINK_STATSD)
+			rc = hx__statsdsink_start(tr); /* likewise */
 #if HX_HAVE_KAFKA
 		else if (cfg->sink == HX_SINK_KAFKA)
 			rc = hx__kafkasink_start(tr); /* likewise; config.c refuses kafka without it */
@@ -248,6 +252,7 @@ static int stop_locked(void)
 		hx__filesink_close(tr);
 	if (tr->ship)
 		hx__shipsink_stop(tr); /* after the close: the files are complete, indexes included */
+	hx__statsdsink_stop(tr);   /* likewise; nothing when tr has no statsd sink */
 #if HX_HAVE_KAFKA
 	if (tr->kafka)
 		hx__kafkasink_stop(tr);

@@ -643,13 +643,8 @@ int hx__dag_builder_finish(hx__dag_builder *b, hx__dag **out)
 	return rc;
 }
 
-int hx__dag_read(hx__dag **out, hx_reader *r, const hx__dag_filter *filter)
+int hx__dag_feed_reader(hx_reader *r, const hx__dag_feed *f)
 {
-	*out = NULL;
-	hx__dag_builder *b;
-	int rc = hx__dag_builder_new(&b, filter, 0);
-	if (rc)
-		return rc;
 	/* Processes are described as their first event appears (the reader knows them all after
 	 * open, but asking as they come costs nothing and covers any reader). */
 	uint8_t *seen = NULL;
@@ -657,6 +652,7 @@ int hx__dag_read(hx__dag **out, hx_reader *r, const hx__dag_filter *filter)
 	const hx_clock_offset *hosts = NULL;
 	size_t nhosts = hx_reader_clock_offsets(r, &hosts);
 	hx_event ev;
+	int rc;
 	while ((rc = hx_reader_next(r, &ev)) == HX_OK) {
 		size_t p = hx_reader_event_process(r);
 		if (p >= UINT32_MAX)
@@ -675,17 +671,39 @@ int hx__dag_read(hx__dag **out, hx_reader *r, const hx__dag_filter *filter)
 			size_t h = hx_reader_process_host(r, p);
 			const char *host = h < nhosts ? hosts[h].host : (pi ? pi->host : "");
 			const char *prog = pi ? (pi->service && *pi->service ? pi->service : pi->program) : "";
-			if ((rc = hx__dag_builder_process(b, (uint32_t)p, host, prog, pi ? pi->pid : 0)))
+			if ((rc = f->process(f->user, (uint32_t)p, host, prog, pi ? pi->pid : 0)))
 				break;
 			seen[p] = 1;
 		}
-		if ((rc = hx__dag_builder_add(b, &ev, (uint32_t)p)) == HX_EINVAL)
-			rc = HX_OK; /* over HX__DAG_MAX_EVENTS: dropped, counted in report.over_limit */
+		if ((rc = f->event(f->user, &ev, (uint32_t)p)) == HX_EINVAL)
+			rc = HX_OK; /* over HX__DAG_MAX_EVENTS: dropped, counted where refused */
 		if (rc)
 			break;
 	}
 	free(seen);
-	if (rc != HX_EOF) {
+	return rc == HX_EOF ? HX_OK : rc;
+}
+
+static int feed_process(void *user, uint32_t proc, const char *host, const char *program,
+                        uint64_t pid)
+{
+	return hx__dag_builder_process(user, proc, host, program, pid);
+}
+
+static int feed_event(void *user, const hx_event *ev, uint32_t proc)
+{
+	return hx__dag_builder_add(user, ev, proc);
+}
+
+int hx__dag_read(hx__dag **out, hx_reader *r, const hx__dag_filter *filter)
+{
+	*out = NULL;
+	hx__dag_builder *b;
+	int rc = hx__dag_builder_new(&b, filter, 0);
+	if (rc)
+		return rc;
+	hx__dag_feed f = {feed_process, feed_event, b};
+	if ((rc = hx__dag_feed_reader(r, &f)) != HX_OK) {
 		hx__dag_builder_free(b);
 		return rc;
 	}

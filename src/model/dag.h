@@ -209,6 +209,19 @@ int hx__dag_builder_add(hx__dag_builder *b, const hx_event *ev, uint32_t proc);
  * only if they arrived out of order). The builder is freed whatever the result. */
 int hx__dag_builder_finish(hx__dag_builder *b, hx__dag **out);
 
+/* Every event of a reader, handed to callbacks: for hx__dag_read() and for tools that keep more
+ * than the graph does (attributes, say) while they build it. Each process is described once, as
+ * its first event appears: its host as clock alignment named it, its service (else its program)
+ * and pid. `event` returning HX_EINVAL means it refused the event for being past
+ * HX__DAG_MAX_EVENTS (counted where it was refused) and the walk goes on. HX_OK at the reader's
+ * end, or the first other error. */
+typedef struct hx__dag_feed {
+	int (*process)(void *user, uint32_t proc, const char *host, const char *program, uint64_t pid);
+	int (*event)(void *user, const hx_event *ev, uint32_t proc);
+	void *user;
+} hx__dag_feed;
+int hx__dag_feed_reader(hx_reader *r, const hx__dag_feed *f);
+
 /* Read every event of `r` (positioned before its first event; align its clocks first if wanted)
  * through a builder. HX_OK, HX_ENOMEM, or a reader error (HX_ENOMEM from the reader). */
 int hx__dag_read(hx__dag **out, hx_reader *r, const hx__dag_filter *filter);

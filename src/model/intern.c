@@ -87,9 +87,14 @@ static uint64_t hash_bytes(const char *s, size_t n)
 
 static int same(const hx__strtab *t, uint32_t id, const char *s, size_t n)
 {
-	const char *p = t->d->str + t->d->str_off[id];
-	/* stored strings are NUL-terminated: equal iff the first n bytes match and p[n] ends it */
-	return memcmp(p, s, n) == 0 && p[n] == '\0';
+	const hx__dag *d = t->d;
+	/* Stored strings lie back to back, each NUL-terminated: string id's length is the distance
+	 * to the next one's offset (or to the end). Comparing lengths first keeps memcmp inside the
+	 * stored string (a shorter one near the end of d->str would otherwise be read past). */
+	size_t end = id + 1 < d->nstr ? d->str_off[id + 1] : t->str_len;
+	if (end - d->str_off[id] - 1 != n)
+		return 0;
+	return memcmp(d->str + d->str_off[id], s, n) == 0;
 }
 
 static int rehash(hx__strtab *t, size_t cap)

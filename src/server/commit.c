@@ -231,6 +231,7 @@ static int group_flush(committer *c, hx__item *it)
 	store_unlock(c->srv);
 	if (rc != HX_OK)
 		return rc;
+	hx__extract_note(c->srv, c->copy.ev, c->copy.n); /* analysis: which traces got events */
 	it->appended += c->copy.n;
 	it->stored += stored;
 	it->duplicates += dup;

@@ -4,14 +4,14 @@
  *
  * Adding an endpoint: write its handler (an hx__route_fn in an api_*.c file, declared in
  * server.h), add a row below, document it in docs/http-api.md. A row names the path (exact, or a
- * prefix ending in '/' whose rest is one path segment handed to the handler as `tail`), the one
- * method it answers and the handler. The dispatcher answers 401 (token missing or wrong, before
- * anything else), 404 (no row), 405 (a row, another method) by itself; handlers answer everything
- * else, including 400 for bad parameters (query.h).
+ * prefix ending in '/' whose rest, one path segment or as the row says, is handed to the handler
+ * as `tail`), the one method it answers and the handler. The dispatcher answers 401 (token missing
+ * or wrong, before anything else), 404 (no row), 405 (a row, another method) by itself; handlers
+ * answer everything else, including 400 for bad parameters (query.h).
  *
  * Limits: request headers 16 KiB, raw bodies limits.max_frame (evhttp answers 413 itself beyond),
  * 30 s to send a request. Responses carry no CORS headers (the API is not for other origins) and
- * are never cached.
+ * are never cached, but for the viewer's files, which are revalidated (assets.c).
  */
 #include "server/server.h"
 
@@ -25,7 +25,9 @@
 
 typedef struct route {
 	const char *path;
-	int prefix;                  /* path ends in '/' and is followed by one segment */
+	int prefix;                  /* 0: exact; else path ends in '/' and is followed by one
+	                                segment (1), two (2: ID/NAME) or any non-empty rest (3,
+	                                matched by the handler byte for byte: /assets/) */
 	enum evhttp_cmd_type method;
 	const char *method_name;
 	hx__route_fn fn;
@@ -34,9 +36,17 @@ typedef struct route {
 static const route routes[] = {
 	{"/api/traces", 0, EVHTTP_REQ_GET, "GET", hx__api_traces},
 	{"/api/traces/", 1, EVHTTP_REQ_GET, "GET", hx__api_trace},
+	{"/api/traces/", 2, EVHTTP_REQ_GET, "GET", hx__api_view},
+	{"/", 0, EVHTTP_REQ_GET, "GET", hx__static_index},
+	{"/assets/", 3, EVHTTP_REQ_GET, "GET", hx__static_asset},
 	{"/api/services", 0, EVHTTP_REQ_GET, "GET", hx__api_services},
 	{"/api/names", 0, EVHTTP_REQ_GET, "GET", hx__api_names},
 	{"/api/events", 0, EVHTTP_REQ_POST, "POST", hx__api_events},
+	{"/v1/traces", 0, EVHTTP_REQ_POST, "POST", hx__api_otlp_traces},
+	{"/api/v2/spans", 0, EVHTTP_REQ_POST, "POST", hx__api_zipkin_spans},
+	{"/api/aggregates", 0, EVHTTP_REQ_GET, "GET", hx__api_aggregates},
+	{"/api/dependencies", 0, EVHTTP_REQ_GET, "GET", hx__api_dependencies},
+	{"/api/complete", 0, EVHTTP_REQ_GET, "GET", hx__api_complete},
 	{"/health", 0, EVHTTP_REQ_GET, "GET", hx__api_health},
 	{"/metrics", 0, EVHTTP_REQ_GET, "GET", hx__api_metrics},
 };
@@ -55,7 +65,8 @@ static void send_reply(hx__server *srv, struct evhttp_request *req, int code,
 	if (content_type)
 		evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (!evhttp_find_header(h, "Cache-Control")) /* the static files set no-cache (assets.c) */
+		evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply(req, code, NULL, body);
 	hx__metrics_http(&srv->m, code);
 }
@@ -151,7 +162,12 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		const route *r = &routes[i];
 		size_t n = strlen(r->path);
 		if (r->prefix) {
-			if (strncmp(path, r->path, n) || !path[n] || strchr(path + n, '/'))
+			if (strncmp(path, r->path, n) || !path[n])
+				continue;
+			const char *slash = strchr(path + n, '/');
+			if ((r->prefix == 1 && slash) ||
+			    (r->prefix == 2 && (!slash || slash == path + n || !slash[1] ||
+			                        strchr(slash + 1, '/'))))
 				continue;
 			tail = path + n;
 		} else if (strcmp(path, r->path)) {

@@ -80,6 +80,17 @@ int hx__metrics_render(hx__metrics *m, hx__buf *b)
 	              (uint64_t)atomic_load(&m->store_ok));
 	err |= series(b, "hx_connections", "gauge", "Open native protocol connections.",
 	              get(&m->connections));
+	err |= series(b, "hx_traces_extracted_total", "counter",
+	              "Complete traces whose features were extracted and stored (extract.c).",
+	              get(&m->traces_extracted));
+	err |= series(b, "hx_extraction_errors_total", "counter",
+	              "Complete traces whose extraction failed or that were too large.",
+	              get(&m->extraction_errors));
+	err |= series(b, "hx_extract_tracked", "gauge",
+	              "Traces tracked until they are complete.", get(&m->extract_tracked));
+	err |= series(b, "hx_extract_dropped_total", "counter",
+	              "Traces dropped untracked because the tracker and its early queue were full.",
+	              get(&m->extract_dropped));
 	if (m->kafka) {
 		/* -1 until the consumer knows its partitions' high watermarks */
 		err |= hx__buf_printf(b, "# HELP hx_kafka_lag Messages in this consumer's partitions not yet "

@@ -251,6 +251,7 @@ static void stop(hx__server *srv)
 		pthread_join(srv->http_thread, NULL);
 		srv->http_running = 0;
 	}
+	hx__viewer_stop(srv); /* a model being built sees `stopping` and gives up */
 	hx__commit_stop(srv);
 	hx__loop_drain(&srv->ingest); /* the last ACKs */
 	hx__kafka_ingest_stop(srv);   /* and the last Kafka offsets */
@@ -266,8 +267,10 @@ static void stop(hx__server *srv)
 
 static void server_free(hx__server *srv)
 {
+	hx__extract_stop(srv); /* its thread reads the store */
 	hx__ingest_stop_accepting(srv);
 	hx__http_free(srv);
+	hx__viewer_free(srv); /* after evhttp: its requests are gone */
 	hx__loop_drain(&srv->http); /* POSTs whose requests went with evhttp: nothing to answer */
 	hx__loop_drain(&srv->ingest);
 	if (srv->stop_timer)
@@ -338,9 +341,14 @@ int hx__serve_run(const hx__serve_config *cfg)
 		hx__srv_log("cannot start the commit thread");
 		goto fail_early;
 	}
+	if (hx__extract_start(srv))
+		goto fail_early;
 	srv->m.kafka = cfg->kafka_url != NULL;
 	atomic_store(&srv->m.kafka_lag, -1);
-	if (hx__ingest_start(srv) || hx__http_start(srv) || hx__kafka_ingest_start(srv))
+	if (cfg->no_native) /* hx view */
+		snprintf(srv->native_addr, sizeof(srv->native_addr), "off");
+	if ((!cfg->no_native && hx__ingest_start(srv)) || hx__viewer_start(srv) ||
+	    hx__http_start(srv) || (!cfg->no_native && hx__kafka_ingest_start(srv)))
 		goto fail;
 	if (pthread_create(&srv->http_thread, NULL, http_main, srv)) {
 		hx__srv_log("cannot start the HTTP thread");
@@ -354,8 +362,19 @@ int hx__serve_run(const hx__serve_config *cfg)
 		hx__srv_log("cannot install the signal handlers");
 		goto fail;
 	}
-	printf("listening native=%s http=%s\n", srv->native_addr, srv->http_addr);
-	fflush(stdout);
+	/* hx view loaded its files straight into the store, past the completeness tracker: every
+	 * trace is complete already, so their features are extracted now, before the URL is given,
+	 * and the aggregate and dependency pages answer at once. */
+	if (cfg->no_native && (rc = hx__extract_all_now(srv)) < 0)
+		hx__srv_log("analysis: cannot extract the loaded traces: %s", hx_strerror(rc));
+	if (cfg->warm_trace && (rc = hx__viewer_warm(srv, cfg->warm_trace)) != HX_OK)
+		hx__srv_log("viewer: cannot build the model of the largest trace: %s", hx_strerror(rc));
+	if (cfg->ready) {
+		cfg->ready(srv->http_addr, cfg->ready_arg);
+	} else {
+		printf("listening native=%s http=%s\n", srv->native_addr, srv->http_addr);
+		fflush(stdout);
+	}
 	hx__srv_log("store %s (%s), %llu events; native %s%s, HTTP %s%s; memory limit %llu MiB",
 	            cfg->data_dir, info.backend ? info.backend : "?",
 	            (unsigned long long)atomic_load(&srv->m.store_events), srv->native_addr,

@@ -9,6 +9,9 @@
  *   commit thread (commit.c): takes every batch queued since its last round, appends them to the
  *       store and makes them durable with one hx_store_commit() (group commit), then hands each
  *       batch back to the loop that queued it, which acknowledges it (ACK frame, HTTP 202).
+ *   extraction thread (extract.c): once a second, extracts the features of the traces that are
+ *       complete into features.db (the commit thread tells it which traces got events); it
+ *       reads the store like a query.
  *   Only the commit thread appends and commits; queries run on the http thread, under store_lock
  *   when the backend does not allow concurrent reads (hx_store_info.concurrent_reads).
  *
@@ -59,7 +62,31 @@ typedef struct hx__serve_config {
 	uint64_t retention_age_ns;   /* 0 = unlimited */
 	const char *kafka_url;       /* kafka://BROKERS/TOPIC to consume, or NULL */
 	const char *kafka_group;     /* consumer group; NULL = "hx-serve" */
+	uint64_t complete_idle_ns;   /* a trace is complete this long after its last event (once
+	                                its root ended); 0 = HX__COMPLETE_IDLE_DEFAULT (extract.c) */
+	const char *analysis_attrs;  /* attribute keys kept as features, comma-separated, or NULL */
+	uint64_t view_cache;         /* bytes of viewer models kept (api_view.c); 0 = memory_limit/4 */
+	/* `hx view` (cmd_view.c): the same service over the traces it loaded, HTTP only */
+	int no_native;               /* no native listener, no Kafka */
+	const struct hx__clock_entry *clock_offsets; /* what clock alignment added, per process */
+	size_t nclock_offsets;
+	const uint8_t *warm_trace;   /* a trace whose model is built before ready() (NULL: none) */
+	/* Events outside any trace that name entities (ENTITY_BEGIN, "name" annotations): the store
+	 * keeps traced events only, and a thread's ENTITY_BEGIN usually comes before its first
+	 * trace. The viewer's loader gives them to the model of every trace the entity is in. */
+	const struct hx_event *entity_events;
+	size_t nentity_events;
+	/* once listening, instead of printing the "listening" line; NULL for hx serve */
+	void (*ready)(const char *http_addr, void *arg);
+	void *ready_arg;
 } hx__serve_config;
+
+/* The clock offset `hx view` applied to one process, for the viewer's model (time_orig_ns). */
+typedef struct hx__clock_entry {
+	uint8_t instance[16];
+	uint64_t pid;
+	int64_t offset_ns;
+} hx__clock_entry;
 
 #define HX__SERVE_LISTEN_DEFAULT "127.0.0.1:7311"
 #define HX__SERVE_HTTP_DEFAULT "127.0.0.1:7312"
@@ -104,6 +131,8 @@ typedef struct hx__metrics {
 	_Atomic int store_last_error;                      /* hx_result of the last failure */
 	_Atomic int64_t kafka_lag;                         /* gauge: -1 = unknown or no consumer */
 	_Atomic int64_t kafka_partitions;                  /* gauge */
+	_Atomic uint64_t traces_extracted, extraction_errors; /* extract.c: counters */
+	_Atomic uint64_t extract_tracked, extract_dropped;  /* traces tracked (gauge), dropped */
 	int kafka;                                         /* a consumer is configured (set once) */
 } hx__metrics;
 
@@ -241,6 +270,47 @@ void hx__api_metrics(struct hx__server *srv, struct evhttp_request *req, const c
                      const char *query);
 void hx__api_events(struct hx__server *srv, struct evhttp_request *req, const char *tail,
                     const char *query);
+/* api_import.c: OTLP/HTTP JSON and Zipkin v2 JSON spans, imported (src/import/import.h) */
+void hx__api_otlp_traces(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                         const char *query);
+void hx__api_zipkin_spans(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                          const char *query);
+
+/* ---- continuous analysis (extract.c, api_analysis.c; docs/operations.md) ---- */
+
+#define HX__COMPLETE_IDLE_DEFAULT (30ull * 1000000000ull)
+
+/* Open DATA/features.db and start the extraction thread (after the store is open). 0, or -1
+ * after a message. */
+int hx__extract_start(struct hx__server *srv);
+/* Stop the thread and close the database (before the store closes); nothing when not started. */
+void hx__extract_stop(struct hx__server *srv);
+/* The commit thread appended these events (any number, of any traces). */
+void hx__extract_note(struct hx__server *srv, const hx_event *ev, size_t n);
+/* Extract every trace of the store now, on the caller's thread (hx view, after loading its
+ * files): opens features.db when hx__extract_start was not called. HX_OK or an error. */
+int hx__extract_all_now(struct hx__server *srv);
+struct hx__fdb *hx__extract_db(struct hx__server *srv);   /* NULL when not started */
+
+void hx__api_aggregates(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                        const char *query);
+void hx__api_dependencies(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                          const char *query);
+void hx__api_complete(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                      const char *query);
+
+/* The viewer: its endpoints, model cache and build threads (api_view.c), its files (assets.c). */
+void hx__api_view(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                  const char *query);
+void hx__static_index(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                      const char *query);
+void hx__static_asset(struct hx__server *srv, struct evhttp_request *req, const char *tail,
+                      const char *query);
+int hx__viewer_start(struct hx__server *srv);   /* srv->views and the build threads; 0 or -1 */
+/* The model of a trace, built now on the calling thread (if not cached): HX_OK or why not. */
+int hx__viewer_warm(struct hx__server *srv, const uint8_t trace_id[16]);
+void hx__viewer_stop(struct hx__server *srv);   /* join the build threads (http loop stopped) */
+void hx__viewer_free(struct hx__server *srv);   /* after hx__http_free, before the loops go */
 
 /* ---- inflating zstd (inflate.c) ---- */
 
@@ -293,6 +363,7 @@ typedef struct hx__server {
 	struct hx__kafka_ingest *kafka; /* kafka_ingest.c, ingest thread only */
 
 	struct hx__view_cache *views;   /* api_view.c: models of traces for the viewer (any thread) */
+	struct hx__viewer *viewer;      /* api_view.c: the build threads and their queues */
 	struct hx__extract *extract;    /* extract.c: completeness tracking, features, aggregates */
 } hx__server;
 

@@ -13,16 +13,21 @@
  *   - the clock offset applied to each process (time_orig_ns = time_ns - offset), so the viewer
  *     can mark adjusted events and show original times;
  *   - per-lane indices for level of detail: blocks of each depth in start order with a running
- *     maximum of end times (a window query is a bisection, then a scan of what overlaps), points
- *     in time order, waits in time order.
+ *     maximum of end times (a window query is a bisection, then a walk of what overlaps, which
+ *     skips over what it merges with pyramids of widths and gaps), points in time order, waits
+ *     in time order, counter samples per name;
+ *   - arrows: the linked causes as intervals, counted exactly per window by bisection.
  *
  * LEVEL OF DETAIL. A window [from, to] drawn at `px` pixel columns has ns_per_px = (to-from)/px.
- * Per lane and depth, a block at least `min_px` columns wide is sent whole; narrower blocks that
- * fall in one column are merged into one "run" (start, end, count, the name of the longest).
- * Points, waits and arrows likewise: whole up to a cap, binned per column beyond it. The answer
- * says exactly what it merged or left out: nothing is cut silently. The cost of a query is
- * O(lanes * depth * log n + what it returns), so a 10 M-event trace answers a zoomed-out view
- * with a few thousand items.
+ * Per lane and depth, a block at least `min_px` columns wide is sent whole; consecutive narrower
+ * blocks with less than `min_px` columns between them are merged into one "run" (start, end,
+ * count, the name of the longest). Waits likewise; points closer than `min_px` columns are
+ * binned (so points sharing a column always are), a lone point is sent whole; counters as
+ * [t, min, max] per bin of `min_px` columns; arrows up to a cap, sampled evenly. When the answer
+ * would pass max_items, min_px doubles until it fits (lanes that still do not fit are left out,
+ * listed). The answer says exactly what it merged or left out: nothing is cut silently. The
+ * cost of a query is O(lanes * depth * log n + what it returns), so a 10 M-event trace answers a
+ * zoomed-out view with a few thousand items (lod.c, docs/analysis.md "The viewer's model").
  *
  * EVENT REFERENCES. Inside a model, events are indices (uint32, the DAG's order: entity, seq),
  * stable for a given set of events. In URLs and across rebuilds they are event IDs
@@ -65,6 +70,7 @@ int hx__view_builder_finish(hx__view_builder *b, hx__view **out);
 void hx__view_free(hx__view *v);
 const hx__dag *hx__view_dag(const hx__view *v);
 size_t hx__view_bytes(const hx__view *v);   /* memory held, for the cache's budget */
+size_t hx__view_lanes_count(const hx__view *v); /* lanes are numbered 0 .. this - 1 */
 
 /* ---- answers (each appends one JSON object to out) ---- */
 
@@ -123,5 +129,8 @@ typedef int (*hx__view_load_fn)(hx__view_builder *b, const uint8_t trace_id[16],
 int hx__view_cache_get(hx__view_cache *c, const uint8_t trace_id[16], hx__view_load_fn load,
                        void *user, hx__view **out);
 void hx__view_cache_put(hx__view_cache *c, hx__view *v);
+/* Bytes of the ready models it holds, and how many (for metrics and tests). */
+size_t hx__view_cache_bytes(hx__view_cache *c);
+size_t hx__view_cache_count(hx__view_cache *c);
 
 #endif /* HX_VIEW_VIEW_H */
