@@ -126,6 +126,30 @@ else
 fi
 trap - EXIT
 
+heading "9. Analysis: hx analyze (features and aggregates) and hx export" \
+	"Per block name across the shop's traces: count and latency percentiles, and the services'" \
+	"dependency graph; then the traces as Chrome/Perfetto JSON (open it at ui.perfetto.dev)."
+"$hx" analyze --group-by name --metric total "$shopdir" | head -n 12
+"$hx" analyze --dependencies "$shopdir" | head -n 12
+"$hx" export --format chrome -o haruspex-traces/shop.chrome.json "$shopdir" &&
+	echo "   wrote haruspex-traces/shop.chrome.json"
+
+heading "10. Shown: hx view, the interactive viewer" \
+	"hx view serves the shop's traces to a browser on 127.0.0.1 (nothing to install, no network):" \
+	"lanes per thread and process, arrows for every interaction, the critical path, search."
+if [[ -t 0 && -t 1 ]]; then
+	echo "   Open the URL below in a browser; press Enter here to stop the viewer."
+	"$hx" view --no-open "$shopdir" &
+	viewer=$!
+	trap 'kill "$viewer" 2>/dev/null || true' EXIT
+	read -r _ || true
+	kill "$viewer" 2>/dev/null || true
+	wait "$viewer" 2>/dev/null || true
+	trap - EXIT
+else
+	echo "   (not a terminal: run it yourself)   $hx view $shopdir"
+fi
+
 heading "Done" \
 	"The traces stay in $dir/ and $shopdir/. Everything:   $hx dump --order time $shopdir | less" \
 	"Integrity check (exit 0 if intact):    $hx check $dir; $hx check $shopdir"

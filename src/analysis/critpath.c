@@ -78,6 +78,54 @@ static uint32_t prev_in_scope(const walk *w, uint32_t i)
 	return p;
 }
 
+/* link.c's rule for what woke a wait ended by STATE running: the first EFFECT after it, looking
+ * past trace bookkeeping, among the RESUME_SCAN events after it. */
+#define RESUME_SCAN 8
+static int bookkeeping(uint8_t kind)
+{
+	return kind == HX_EV_TRACE_END || kind == HX_EV_TRACE_BEGIN || kind == HX_EV_TRACE_JOIN ||
+	       kind == HX_EV_ANNOTATE || kind == HX_EV_COUNTER;
+}
+
+/* In a whole graph walked for one trace: if `cur` (a STATE running) ends a wait as the graph of
+ * that trace alone has it (link.c's rules on the trace's events), the wait's start, and in
+ * *resume the EFFECT that says what woke it (HX__DAG_NONE if none). The graph's own wait will not
+ * do: a consumer woken in trace A may leave A for B and name B's message first, then back in A the
+ * message that woke it; A's graph takes A's EFFECT, the whole graph's wait B's. Each scan stops at
+ * the entity's previous or next STATE running, so a walk scans an entity's events about once. */
+static uint32_t scoped_wait(const walk *w, uint32_t cur, uint32_t *resume)
+{
+	const hx__dag *d = w->d;
+	uint32_t start = HX__DAG_NONE;
+	*resume = HX__DAG_NONE;
+	if (d->ev_kind[cur] != HX_EV_STATE || !(d->ev_flags[cur] & HX__EVF_RUNNING))
+		return HX__DAG_NONE;
+	for (uint32_t p = prev_in_scope(w, cur); p != HX__DAG_NONE; p = prev_in_scope(w, p)) {
+		uint8_t kind = d->ev_kind[p], fl = d->ev_flags[p];
+		if ((kind == HX_EV_STATE && (fl & HX__EVF_RUNNING)) || (fl & HX__EVF_RESUMES) ||
+		    kind == HX_EV_ENTITY_END)
+			break; /* no wait in progress after it */
+		if (kind == HX_EV_STATE)
+			start = p; /* the earliest STATE waiting since then began the wait */
+	}
+	if (start == HX__DAG_NONE)
+		return HX__DAG_NONE;
+	const hx__dag_entity *en = &d->entities[d->ev_entity[cur]];
+	uint32_t seen = 0;
+	for (uint32_t j = cur + 1; j < en->first + en->count && seen < RESUME_SCAN; j++) {
+		if (!in_scope(w, j))
+			continue;
+		seen++;
+		if (d->ev_kind[j] == HX_EV_EFFECT) {
+			*resume = j;
+			break;
+		}
+		if (!bookkeeping(d->ev_kind[j]))
+			break;
+	}
+	return start;
+}
+
 /* Add the step p -> cur (p a predecessor of cur) in front of the segments found so far (they
  * are collected from the end backwards and reversed at the end). */
 static int step(walk *w, uint32_t p, uint32_t cur, int via_cause, uint64_t *cursor)
@@ -172,18 +220,25 @@ static int walk_back(walk *w, uint32_t last)
 			else
 				consider(w, &best, d->cause_ev[k], 1, 0);
 		}
-		if (d->ev_flags[cur] & HX__EVF_WAIT_END) {
+		/* a wait ended by STATE running: what woke it is the cause, named by the EFFECT
+		 * just after, that happened while it waited */
+		uint32_t start = HX__DAG_NONE, resume = HX__DAG_NONE;
+		if (w->trace != HX__DAG_NONE) {
+			start = scoped_wait(w, cur, &resume);
+		} else if (d->ev_flags[cur] & HX__EVF_WAIT_END) {
 			uint32_t wi = wait_at(w, cur);
 			const hx__dag_wait *wt = wi != HX__DAG_NONE ? &d->waits[wi] : NULL;
-			/* a wait ended by STATE running: what woke it is the cause, named by the EFFECT
-			 * just after, that happened while it waited */
 			if (wt && wt->end == cur && (wt->flags & HX__WAIT_INFERRED)) {
-				uint64_t from = d->ev_time[wt->start], to = d->ev_time[cur];
-				for (uint32_t k = d->cause_off[wt->resume]; k < d->cause_off[wt->resume + 1]; k++) {
-					uint32_t u = d->cause_ev[k];
-					if (u != HX__DAG_NONE && d->ev_time[u] >= from && d->ev_time[u] <= to)
-						consider(w, &best, u, 1, 1);
-				}
+				start = wt->start;
+				resume = wt->resume;
+			}
+		}
+		if (resume != HX__DAG_NONE) {
+			uint64_t from = d->ev_time[start], to = d->ev_time[cur];
+			for (uint32_t k = d->cause_off[resume]; k < d->cause_off[resume + 1]; k++) {
+				uint32_t u = d->cause_ev[k];
+				if (u != HX__DAG_NONE && d->ev_time[u] >= from && d->ev_time[u] <= to)
+					consider(w, &best, u, 1, 1);
 			}
 		}
 		if (best.ev == HX__DAG_NONE)

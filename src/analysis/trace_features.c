@@ -13,7 +13,9 @@
  * makes it cheap for many traces at once is the same-entity predecessor *in the same group*,
  * computed for every event in one sweep, where critpath.c steps over other traces' events one by
  * one (fine for one trace, quadratic for a long-lived worker that served a hundred thousand), and
- * one array of visited marks shared by all walks, since each event belongs to one group.
+ * one array of visited marks shared by all walks, since each event belongs to one group. The waits
+ * ended by STATE running, whose wakers the walk follows, are also recovered per group in that
+ * sweep (group_wait()), so that each walk sees them as the graph of its trace alone has them.
  * tests/unit/test_features.c checks both walks agree.
  */
 #include <stdlib.h>
@@ -22,6 +24,18 @@
 #include "analysis/trace_features.h"
 
 enum { MODE_ALL, MODE_ONE, MODE_WHOLE };
+
+/* A wait ended by STATE running, as the graph of its group alone has it (group_wait()). */
+typedef struct gwait {
+	uint32_t end, start, resume;
+} gwait;
+
+/* Per group, the wait on the entity being swept (group_wait()). */
+typedef struct wscan {
+	uint32_t start;    /* the wait in progress began here, HX__DAG_NONE: none */
+	uint32_t pend;     /* the gwait whose resuming EFFECT is looked for, HX__DAG_NONE: none */
+	uint32_t scanned;  /* events looked at for it */
+} wscan;
 
 typedef struct entry {
 	uint32_t name;     /* block name ID */
@@ -47,6 +61,10 @@ typedef struct fx {
 	/* per event */
 	uint32_t *prev;           /* same entity, same group; HX__DAG_NONE */
 	uint8_t *visited;
+	/* the waits ended by STATE running, in event order, and the sweep's state per group */
+	gwait *gw;
+	size_t ngw, gwcap;
+	wscan *ws;
 	/* per block */
 	uint64_t *child_ns;       /* time of its child blocks */
 	/* per wait: waiting time of the waits before it (a prefix sum) */
@@ -90,6 +108,8 @@ static void fx_free(fx *x)
 	free(x->attr_ev);
 	free(x->prev);
 	free(x->visited);
+	free(x->gw);
+	free(x->ws);
 	free(x->child_ns);
 	free(x->wait_cum);
 	free(x->proc);
@@ -114,6 +134,62 @@ static void fx_free(fx *x)
 
 /* ---- one sweep over the events ---- */
 
+/* link.c's rule for what woke a wait ended by STATE running: the first EFFECT after it, looking
+ * past trace bookkeeping, among the RESUME_SCAN events after it. */
+#define RESUME_SCAN 8
+static int bookkeeping(uint8_t kind)
+{
+	return kind == HX_EV_TRACE_END || kind == HX_EV_TRACE_BEGIN || kind == HX_EV_TRACE_JOIN ||
+	       kind == HX_EV_ANNOTATE || kind == HX_EV_COUNTER;
+}
+
+/* The waits ended by STATE running as the graph of group g alone recovers them (link.c on the
+ * group's events only; `s` is g's state on the entity being swept): the walk follows what woke
+ * such a wait. In a graph of many traces the wait's start and its resuming EFFECT must be found
+ * among the group's events, not the DAG's: a consumer woken in trace A may leave A for B and name
+ * B's message first, then back in A the message that woke it; A's own graph, and so
+ * `hx critical-path --trace`, takes A's EFFECT, while the DAG's wait points to B's. */
+static int group_wait(fx *x, wscan *s, uint32_t i)
+{
+	const hx__dag *d = x->d;
+	uint8_t kind = d->ev_kind[i], fl = d->ev_flags[i];
+	if (s->pend != HX__DAG_NONE) {
+		if (kind == HX_EV_EFFECT)
+			x->gw[s->pend].resume = i;
+		if (kind == HX_EV_EFFECT || !bookkeeping(kind) || ++s->scanned >= RESUME_SCAN)
+			s->pend = HX__DAG_NONE;
+	}
+	int running = kind == HX_EV_STATE && (fl & HX__EVF_RUNNING);
+	if (s->start == HX__DAG_NONE) {
+		if (kind == HX_EV_STATE && !running)
+			s->start = i;
+	} else if (running) {
+		if (hx__dag_grow(&x->gw, &x->gwcap, x->ngw + 1, sizeof(*x->gw)))
+			return HX_ENOMEM;
+		x->gw[x->ngw] = (gwait){i, s->start, HX__DAG_NONE};
+		s->pend = (uint32_t)x->ngw++;
+		s->scanned = 0;
+		s->start = HX__DAG_NONE;
+	} else if ((fl & HX__EVF_RESUMES) || kind == HX_EV_ENTITY_END) {
+		s->start = HX__DAG_NONE;
+	}
+	return HX_OK;
+}
+
+/* The wait (of group_wait()) that event i ends, or NULL. */
+static const gwait *wait_ending(const fx *x, uint32_t i)
+{
+	size_t lo = 0, hi = x->ngw;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->gw[mid].end < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->ngw && x->gw[lo].end == i ? &x->gw[lo] : NULL;
+}
+
 /* Per group: events, first and last (critpath.c's rule: the earliest, and the latest with ties
  * going to the later index), errors, root (the earliest TRACE_BEGIN), entities; per event the
  * same-group predecessor; per cause event how many effects name it; attributes. */
@@ -130,6 +206,7 @@ static int sweep_events(fx *x)
 	ALLOC(x->root_ns, ng);
 	ALLOC(x->prev, n);
 	CALLOC(x->visited, n);
+	ALLOC(x->ws, ng);
 	CALLOC(x->ent_off, ng + 1);
 	uint32_t *last_ent = malloc((ng ? ng : 1) * sizeof(*last_ent));
 	uint32_t *last_ev = malloc((ng ? ng : 1) * sizeof(*last_ev));
@@ -183,10 +260,17 @@ static int sweep_events(fx *x)
 			x->prev[i] = HX__DAG_NONE;
 			x->ent_off[g + 1]++;
 			npairs++;
+			x->ws[g].start = x->ws[g].pend = HX__DAG_NONE;
 		} else {
 			x->prev[i] = last_ev[g];
 		}
 		last_ev[g] = i;
+		if (group_wait(x, &x->ws[g], i)) {
+			free(last_ent);
+			free(last_ev);
+			free(effects);
+			return HX_ENOMEM;
+		}
 		for (size_t k = 0; k < x->nkeys; k++) {
 			uint32_t *best = &x->attr_ev[(size_t)g * x->nkeys + k];
 			if ((*best == HX__DAG_NONE || ts < d->ev_time[*best]) && x->attrs_of(i, x->keys[k], x->attr_user))
@@ -197,6 +281,8 @@ static int sweep_events(fx *x)
 	for (size_t g = 0; g < ng; g++)
 		x->ent_off[g + 1] += x->ent_off[g];
 	free(last_ev);
+	free(x->ws);
+	x->ws = NULL;
 	x->ents = malloc((npairs ? npairs : 1) * sizeof(*x->ents));
 	uint32_t *fill = malloc((ng ? ng : 1) * sizeof(*fill));
 	if (!x->ents || !fill) {
@@ -346,10 +432,9 @@ static int walk(fx *x, uint32_t g, uint64_t *total)
 		consider(x, g, &best, x->prev[cur], 0);
 		for (uint32_t k = d->cause_off[cur]; k < d->cause_off[cur + 1]; k++)
 			consider(x, g, &best, d->cause_ev[k], 1);
-		if (d->ev_flags[cur] & HX__EVF_WAIT_END) {
-			uint32_t wi = hx__dag_wait_ending(d, cur);
-			const hx__dag_wait *wt = wi != HX__DAG_NONE ? &d->waits[wi] : NULL;
-			if (wt && wt->end == cur && (wt->flags & HX__WAIT_INFERRED)) {
+		if (d->ev_kind[cur] == HX_EV_STATE && (d->ev_flags[cur] & HX__EVF_RUNNING)) {
+			const gwait *wt = wait_ending(x, cur);
+			if (wt && wt->resume != HX__DAG_NONE) {
 				uint64_t from = d->ev_time[wt->start], to = d->ev_time[cur];
 				for (uint32_t k = d->cause_off[wt->resume]; k < d->cause_off[wt->resume + 1]; k++) {
 					uint32_t u = d->cause_ev[k];

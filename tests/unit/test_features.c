@@ -7,7 +7,10 @@
  *   - publish/subscribe with three subscribers: fan-out, and the dependency edges (publish to
  *     several subscribers, a message, request/reply; causes within one service left out);
  *   - every trace at once (hx__features_extract_all) equals one trace at a time, with the critical
- *     path walked here or given by hx__critpath_compute, on random graphs of interleaved traces;
+ *     path walked here or given by hx__critpath_compute, on random graphs of interleaved traces,
+ *     and the same critical time by block as the trace's own graph (hx__dag_extract) when no block
+ *     spans a trace switch; a consumer woken in one trace that names another trace's message
+ *     before the one that woke it (examples/pipeline);
  *   - attributes (the earliest value wins);
  *   - quantiles: exact against the sorted truth up to HX__AGG_EXACT values, within 1 % beyond;
  *     the histogram;
@@ -305,8 +308,10 @@ static uint64_t rnd(void)
 }
 
 /* A random graph: 5 entities in 3 processes switching between 6 traces, with blocks, waits,
- * errors, causes of every kind (some to other traces), resuming effects, equal times. */
-static hx__dag *random_graph(uint64_t seed, size_t steps)
+ * errors, causes of every kind (some to other traces), resuming effects, equal times. With
+ * `in_blocks` 0 an entity switches traces only outside any block (as examples/pipeline does):
+ * then a trace's blocks are the same in its own graph, so its critical path there is the same. */
+static hx__dag *random_graph(uint64_t seed, size_t steps, int in_blocks)
 {
 	static uint8_t ids[6][16];
 	static const char *const names[] = {"a", "b", "c", "d"};
@@ -335,7 +340,7 @@ static hx__dag *random_graph(uint64_t seed, size_t steps)
 		int e = (int)(ent - 0x100);
 		uint32_t proc = (uint32_t)(e % 3);
 		now += rnd() % 4; /* sometimes the same time */
-		if (trace[e] < 0 || rnd() % 10 == 0) {
+		if (trace[e] < 0 || (rnd() % 10 == 0 && (in_blocks || !depth[e]))) {
 			trace[e] = (int)(rnd() % 6);
 			t.trace = ids[trace[e]];
 			evp(&t, proc, ent, now, HX_EV_TRACE_BEGIN, names[rnd() % 4], 0, 0, NULL, 0);
@@ -397,7 +402,31 @@ typedef struct each_ctx {
 	const hx__dag *d;
 	size_t calls;
 	uint32_t last;
+	int alone;     /* also compare with the trace's own graph */
 } each_ctx;
+
+/* The critical time of f (trace `tr` of d) by block name is what the graph of that trace alone
+ * (hx__dag_extract, the same as a filtered read, what `hx critical-path --trace` walks) gives. */
+static void same_as_alone(const hx__dag *d, uint32_t tr, const hx__features *f)
+{
+	hx__dag *one;
+	assert_int_equal(hx__dag_extract(d, tr, &one), HX_OK);
+	hx__critpath cp;
+	assert_int_equal(hx__critpath_compute(one, HX__DAG_NONE, &cp), HX_OK);
+	size_t named = 0, critical = 0;
+	for (size_t k = 0; k < cp.nby_block; k++) {
+		if (cp.by_block[k].key == HX__DAG_NONE)
+			continue;
+		named++;
+		assert_int_equal(block(f, hx__dag_str(one, cp.by_block[k].key))->critical_ns, cp.by_block[k].ns);
+	}
+	for (size_t i = 0; i < f->nblocks; i++)
+		critical += f->blocks[i].critical_ns != 0;
+	assert_int_equal(critical, named);
+	assert_int_equal(f->critical_ns, cp.end_ns - cp.start_ns);
+	hx__critpath_free(&cp);
+	hx__dag_free(one);
+}
 
 static int compare_one(const hx__features *f, uint32_t trace, void *user)
 {
@@ -431,6 +460,8 @@ static int compare_one(const hx__features *f, uint32_t trace, void *user)
 			assert_true(strcmp(f->blocks[i - 1].name, f->blocks[i].name) < 0);
 	}
 	assert_true(crit <= f->critical_ns);
+	if (c->alone)
+		same_as_alone(d, trace, f);
 	hx__buf_free(&x);
 	hx__buf_free(&y);
 	hx__buf_free(&z);
@@ -450,9 +481,10 @@ static int stop_at_two(const hx__features *f, uint32_t trace, void *user)
 static void test_all_at_once(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 40; seed++) {
-		hx__dag *d = random_graph(seed, 300);
-		each_ctx c = {d, 0, 0};
+	for (uint64_t seed = 1; seed <= 80; seed++) {
+		int alone = seed > 40;
+		hx__dag *d = random_graph(seed, 300, !alone);
+		each_ctx c = {d, 0, 0, alone};
 		assert_int_equal(hx__features_extract_all(d, NULL, NULL, NULL, compare_one, &c), HX_OK);
 		size_t with_events = 0;
 		for (size_t t = 0; t < d->ntraces; t++)
@@ -461,10 +493,81 @@ static void test_all_at_once(void **state)
 		hx__dag_free(d);
 	}
 	/* a non-zero return stops it and is returned */
-	hx__dag *d = random_graph(99, 300);
+	hx__dag *d = random_graph(99, 300, 1);
 	int n = 0;
 	assert_int_equal(hx__features_extract_all(d, NULL, NULL, NULL, stop_at_two, &n), 77);
 	assert_int_equal(n, 2);
+	hx__dag_free(d);
+}
+
+typedef struct crit_of {
+	uint32_t trace;
+	const char *name;
+	uint64_t ns;
+	int found;
+} crit_of;
+
+static int take_critical(const hx__features *f, uint32_t trace, void *user)
+{
+	crit_of *c = user;
+	if (trace != c->trace)
+		return 0;
+	c->found = 1;
+	for (size_t i = 0; i < f->nblocks; i++)
+		if (!strcmp(f->blocks[i].name, c->name))
+			c->ns = f->blocks[i].critical_ns;
+	return 0;
+}
+
+/* A consumer (examples/pipeline) woken in trace A leaves it for trace B before it names, back in
+ * A, the message that woke it. In A's own graph the effect after the STATE running is that
+ * EFFECT (B's events are not there), so the wake-up is followed to the sender's work. A walk of
+ * the whole graph must not take B's effect, the next event of the entity, for the one after the
+ * wait: it would leave the wait itself on A's path. */
+static void test_woken_across_traces(void **state)
+{
+	(void)state;
+	tb t;
+	tb_init(&t, NULL);
+	t.trace = TR2;
+	POINT(&t, B, 0, "b0");
+	hx_context cb = CAUSE(&t, B, 38, HX_IA_MESSAGE, "send b");
+	t.trace = TR;
+	POINT(&t, A, 0, "a0");
+	BEGIN(&t, A, 5, "work");
+	END(&t, A, 30);
+	hx_context ca = CAUSE(&t, A, 35, HX_IA_MESSAGE, "send a");
+	POINT(&t, C, 10, "ready");
+	WAIT(&t, C, 20, "queue");
+	RUN(&t, C, 40);               /* woken by ca */
+	t.trace = TR2;
+	EFFECT(&t, C, 41, HX_IA_MESSAGE, "receive b", 0, &cb, 1);
+	POINT(&t, C, 42, "b done");
+	t.trace = TR;
+	EFFECT(&t, C, 50, HX_IA_MESSAGE, "receive a", 0, &ca, 1);
+	POINT(&t, C, 60, "a done");
+	hx__dag *d = tb_finish(&t);
+	uint32_t tr = hx__dag_trace_find(d, TR);
+	assert_int_not_equal(tr, HX__DAG_NONE);
+	/* A alone: 60 (C) <- 50 <- 40, woken by ca at 35 (transfer 35..40) <- A: 30 <- "work" 5..30 */
+	crit_of c = {tr, "work", 0, 0};
+	assert_int_equal(hx__features_extract_all(d, NULL, NULL, NULL, take_critical, &c), HX_OK);
+	assert_true(c.found);
+	assert_int_equal(c.ns, 25);
+	hx__features f;
+	assert_int_equal(hx__features_extract(d, tr, NULL, NULL, NULL, NULL, &f), HX_OK);
+	assert_int_equal(block(&f, "work")->critical_ns, 25);
+	same_as_alone(d, tr, &f);
+	hx__features_free(&f);
+	hx__critpath cp;
+	assert_int_equal(hx__critpath_compute(d, tr, &cp), HX_OK);
+	assert_int_equal(cp.inferred, 1);
+	assert_int_equal(cp.nby_block, 2);
+	assert_int_equal(cp.by_block[0].key, HX__DAG_NONE);
+	assert_int_equal(cp.by_block[0].ns, 35);
+	assert_string_equal(hx__dag_str(d, cp.by_block[1].key), "work");
+	assert_int_equal(cp.by_block[1].ns, 25);
+	hx__critpath_free(&cp);
 	hx__dag_free(d);
 }
 
@@ -947,6 +1050,7 @@ int main(void)
 		cmocka_unit_test(test_fanout_publish),
 		cmocka_unit_test(test_attributes),
 		cmocka_unit_test(test_all_at_once),
+		cmocka_unit_test(test_woken_across_traces),
 		cmocka_unit_test(test_quantiles_exact),
 		cmocka_unit_test(test_quantiles_histogram),
 		cmocka_unit_test(test_group_by_each_key),
