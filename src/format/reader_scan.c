@@ -331,10 +331,19 @@ static void scan_slot(hx_reader *r, size_t fi, uint64_t off)
 		                  "bad chunk magic %08x", hx__le32(h + HX_CH_MAGIC));
 		return;
 	}
+	uint64_t commit = hx__le64(h + HX_CH_COMMIT);
+	if (commit == 0) {
+		/* The writer stores the commit word last, and never zero (it holds the header's CRC):
+		 * zero is a header the writer was still writing when it stopped (SIGKILL, a crash). Its
+		 * other fields may be half there (stream and sequence number still 0, so it would pose
+		 * as stream 0's chunk 0), and it holds no committed record: a torn tail, not damage. */
+		hx__reader_damage(r, HX_DMG_TORN_TAIL, f->path, off, avail, 0, 0,
+		                  "chunk header never completed (an interrupted write)");
+		return;
+	}
 	hx__rchunk *c = add_chunk(r);
 	if (!c)
 		return;
-	uint64_t commit = hx__le64(h + HX_CH_COMMIT);
 	c->offset = off;
 	c->file = fi;
 	c->proc = f->proc;

@@ -303,6 +303,31 @@ static void test_empty_chunks(void **state)
 	cg_free(&f);
 }
 
+/* A program killed inside hx__chunk_header_write: the magic is stored, its stream and sequence
+ * fields are still zero, and the commit word (stored last) too. The slot poses as stream 0's
+ * chunk 0, which exists: it must be a torn tail, not a duplicate chunk (seen in the crash test). */
+static void test_half_written_header(void **state)
+{
+	(void)state;
+	cg_buf f = {0};
+	cg_file_opts o = opts(INST_A, 1, 0);
+	cg_file_header(&f, &o);
+	points_chunk(&f, 0, 0, 0, 0xe1, 3, 4);
+	points_chunk(&f, 1, 0, 0, 0xe2, 3, 5);
+	uint8_t *c = cg_room(&f, CB);
+	memset(c, 0, CB);
+	hx__put_le32(c + HX_CH_MAGIC, HX_CHUNK_MAGIC);
+	got g;
+	assert_int_equal(read_mem(&f, HX_ORDER_STREAM, &g), HX_OK);
+	assert_int_equal(g.n, 9);
+	assert_int_equal(g.ndmg, 1);
+	assert_int_equal(g.dmg[0].kind, HX_DMG_TORN_TAIL);
+	assert_int_equal(g.info.damaged, 0);
+	assert_int_equal(g.info.chunks_damaged, 0);
+	got_free(&g);
+	cg_free(&f);
+}
+
 static void test_record_damage(void **state)
 {
 	(void)state;
@@ -839,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_torn_tail),
 		cmocka_unit_test(test_empty_chunks),
+		cmocka_unit_test(test_half_written_header),
 		cmocka_unit_test(test_record_damage),
 		cmocka_unit_test(test_chunk_headers),
 		cmocka_unit_test(test_header_damage),
