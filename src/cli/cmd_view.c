@@ -10,8 +10,10 @@
  * runs the service with HTTP only: no native listener, bound to 127.0.0.1 on a free port unless
  * --http says otherwise, and never with a token (so a plain browser opens it: anyone who can
  * connect to that address can read the traces, hence the loopback default). Before announcing
- * itself it builds the model of the largest trace, so the first page opens at once, then prints
- * exactly one line on stdout,
+ * itself it has the model of the largest trace ready, so the first page opens at once: built in
+ * the same pass that loads the store (view_warm.c, which is why the files are read in time
+ * order), or, when the first trace read is not the largest, by the service from the store. Then
+ * it prints exactly one line on stdout,
  *     hx view: http://127.0.0.1:PORT/
  * and opens a browser on it unless --no-open. SIGTERM or SIGINT stops it; the temporary store is
  * removed at exit.
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
+#include "cli/view_warm.h"
 #include "server/server.h"
 
 #define VIEW_HTTP_DEFAULT "127.0.0.1:0"
@@ -103,18 +106,23 @@ static int tcounts_add(tcounts *t, const uint8_t id[16])
 typedef struct loader {
 	hx_reader *r;
 	hx_store *store;
-	hx__evcopy group;
+	hx__evcopy group;            /* traced events waiting for hx_store_append */
+	size_t *gproc;               /* the reader's process of each event in group */
+	size_t gproc_cap, nproc;     /* nproc: 1 + the largest process index in group */
+	hx_event *part;              /* flush: group regrouped by process */
+	size_t part_cap;
+	size_t *pend;                /* flush: where each process's events end in part */
+	size_t pend_cap;
 	hx__evcopy names;            /* untraced events that name entities (cfg.entity_events) */
-	size_t proc;                 /* the reader's process of the events in group */
 	uint64_t events;             /* traced events read */
+	uint64_t duplicates;         /* events the store had already */
 	tcounts traces;
+	hx__view_warm *warm;         /* the model of the first trace read */
 } loader;
 
-static int flush(loader *l)
+static int append_proc(loader *l, size_t proc, const hx_event *ev, size_t n)
 {
-	if (!l->group.n)
-		return HX_OK;
-	const hx_process_info *p = hx_reader_process(l->r, l->proc);
+	const hx_process_info *p = hx_reader_process(l->r, proc);
 	hx_store_proc sp;
 	memset(&sp, 0, sizeof(sp));
 	if (p) {
@@ -124,8 +132,47 @@ static int flush(loader *l)
 	sp.host = p && p->host ? p->host : "";
 	sp.service = p && p->service ? p->service : "";
 	sp.program = p && p->program ? p->program : "";
-	int rc = hx_store_append(l->store, &sp, l->group.ev, l->group.n, NULL, NULL);
+	size_t dup = 0;
+	int rc = hx_store_append(l->store, &sp, ev, n, NULL, &dup);
+	l->duplicates += dup;
+	return rc;
+}
+
+/* In time order the processes' events interleave, and an append takes one process's: the group
+ * goes to the store split by process (a stable counting sort), each in the reader's order. */
+static int flush(loader *l)
+{
+	size_t n = l->group.n, np = l->nproc;
+	if (!n)
+		return HX_OK;
+	if (l->part_cap < n) {
+		hx_event *v = realloc(l->part, n * sizeof(*v));
+		if (!v)
+			return HX_ENOMEM;
+		l->part = v;
+		l->part_cap = n;
+	}
+	if (l->pend_cap < np + 1) {
+		size_t *v = realloc(l->pend, (np + 1) * sizeof(*v));
+		if (!v)
+			return HX_ENOMEM;
+		l->pend = v;
+		l->pend_cap = np + 1;
+	}
+	memset(l->pend, 0, (np + 1) * sizeof(*l->pend));
+	for (size_t i = 0; i < n; i++)
+		l->pend[l->gproc[i] + 1]++;
+	for (size_t p = 0; p < np; p++)
+		l->pend[p + 1] += l->pend[p];
+	/* pend[p] is where p's events start; once placed, where they end */
+	for (size_t i = 0; i < n; i++)
+		l->part[l->pend[l->gproc[i]]++] = l->group.ev[i];
+	int rc = HX_OK;
+	for (size_t p = 0, start = 0; p < np && rc == HX_OK; start = l->pend[p], p++)
+		if (l->pend[p] > start)
+			rc = append_proc(l, p, l->part + start, l->pend[p] - start);
 	hx__evcopy_reset(&l->group);
+	l->nproc = 0;
 	return rc;
 }
 
@@ -148,19 +195,31 @@ static int load_events(loader *l)
 			continue;
 		}
 		size_t proc = hx_reader_event_process(l->r);
-		if ((proc != l->proc || l->group.n >= GROUP_EVENTS || l->group.bytes >= GROUP_BYTES) &&
+		if ((l->group.n >= GROUP_EVENTS || l->group.bytes >= GROUP_BYTES) &&
 		    (rc = flush(l)) != HX_OK)
 			return rc;
-		l->proc = proc;
+		if (l->group.n == l->gproc_cap) {
+			size_t cap = l->gproc_cap ? 2 * l->gproc_cap : 1024;
+			size_t *v = realloc(l->gproc, cap * sizeof(*v));
+			if (!v)
+				return HX_ENOMEM;
+			l->gproc = v;
+			l->gproc_cap = cap;
+		}
+		l->gproc[l->group.n] = proc;
+		l->nproc = proc + 1 > l->nproc ? proc + 1 : l->nproc;
 		if ((rc = hx__evcopy_add(&l->group, &ev)) != HX_OK ||
 		    (rc = tcounts_add(&l->traces, ev.trace_id)) != HX_OK)
 			return rc;
+		hx__view_warm_event(l->warm, &ev, proc);
 		l->events++;
 	}
 	if (rc != HX_EOF)
 		return rc;
 	if ((rc = flush(l)) != HX_OK)
 		return rc;
+	if (l->duplicates)
+		hx__view_warm_give_up(l->warm);
 	return hx_store_commit(l->store);
 }
 
@@ -303,11 +362,18 @@ int cmd_view(int argc, char **argv)
 	char *tmp = NULL;
 	hx__clock_entry *offsets = NULL;
 	size_t noffsets = 0;
+	hx__view *model = NULL;
 	int ret = HX_EXIT_USAGE, rc;
-	if (hx__cli_open_paths("view", argv + optind, (size_t)(argc - optind), HX_ORDER_STREAM, &l.r))
+	/* time order: the order the store gives a trace back in, which view_warm.c needs */
+	if (hx__cli_open_paths("view", argv + optind, (size_t)(argc - optind), HX_ORDER_TIME, &l.r))
 		goto out;
 	if ((rc = hx_reader_align_clocks(l.r)) != HX_OK) {
 		fprintf(stderr, "hx view: cannot align the hosts' clocks: %s\n", hx_strerror(rc));
+		goto out;
+	}
+	if (!(offsets = clock_table(l.r, &noffsets)) ||
+	    hx__view_warm_new(&l.warm, l.r, offsets, noffsets) != HX_OK) {
+		fprintf(stderr, "hx view: out of memory\n");
 		goto out;
 	}
 	if (!data && !(data = tmp = make_tmpdir())) {
@@ -340,14 +406,18 @@ int cmd_view(int argc, char **argv)
 		                "events recorded between hx_trace_begin() and hx_trace_end())\n");
 		goto out;
 	}
+	/* the largest trace; among equals, the one whose model was built while loading */
 	const tcount *largest = NULL;
-	for (size_t i = 0; i < l.traces.cap; i++)
-		if (l.traces.v[i].used && (!largest || l.traces.v[i].n > largest->n))
-			largest = &l.traces.v[i];
-	if (!(offsets = clock_table(l.r, &noffsets))) {
-		fprintf(stderr, "hx view: out of memory\n");
-		goto out;
+	const uint8_t *built = hx__view_warm_trace(l.warm);
+	for (size_t i = 0; i < l.traces.cap; i++) {
+		const tcount *t = &l.traces.v[i];
+		if (t->used && (!largest || t->n > largest->n ||
+		                (t->n == largest->n && built && !memcmp(t->id, built, 16))))
+			largest = t;
 	}
+	model = hx__view_warm_finish(l.warm, largest->id, l.names.ev, l.names.n);
+	hx__view_warm_free(l.warm);
+	l.warm = NULL;
 	hx_reader_info info;
 	hx_reader_info_get(l.r, &info);
 	if (info.damaged)
@@ -355,9 +425,17 @@ int cmd_view(int argc, char **argv)
 		                "where\n", (unsigned long long)info.chunks_damaged);
 	fprintf(stderr, "hx view: %llu events of %zu traces from %zu processes\n",
 	        (unsigned long long)l.events, l.traces.n, hx_reader_processes(l.r));
+	if (!model) /* says what the wait is for: a big trace takes a while */
+		fprintf(stderr, "hx view: building the largest trace's model from the store\n");
 	hx_reader_close(l.r);
 	l.r = NULL;
 	hx__evcopy_free(&l.group);
+	free(l.gproc);
+	free(l.part);
+	free(l.pend);
+	l.gproc = NULL;
+	l.part = NULL;
+	l.pend = NULL;
 	if (got_signal) {
 		ret = HX_EXIT_OK;
 		goto out;
@@ -377,6 +455,7 @@ int cmd_view(int argc, char **argv)
 	cfg.clock_offsets = offsets;
 	cfg.nclock_offsets = noffsets;
 	cfg.warm_trace = largest->id;
+	cfg.warm_model = &model; /* taken when the service starts: what is left is ours */
 	cfg.ready = on_ready;
 	cfg.ready_arg = &ready;
 	/* the service installs its own handlers (libevent's) and puts ours back when it stops; a
@@ -391,6 +470,11 @@ out:
 	hx_reader_close(l.r);
 	hx__evcopy_free(&l.group);
 	hx__evcopy_free(&l.names);
+	free(l.gproc);
+	free(l.part);
+	free(l.pend);
+	hx__view_warm_free(l.warm);
+	hx__view_free(model);
 	free(l.traces.v);
 	free(offsets);
 	if (tmp) {

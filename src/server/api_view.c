@@ -484,6 +484,12 @@ int hx__viewer_start(hx__server *srv)
 
 int hx__viewer_warm(hx__server *srv, const uint8_t trace_id[16])
 {
+	hx__view **given = srv->cfg.warm_model;
+	if (given && *given) { /* hx view built it from its files, as load() would from the store */
+		hx__view *m = *given;
+		*given = NULL;
+		return hx__view_cache_insert(srv->views, m);
+	}
 	hx__view *v = NULL;
 	int rc = hx__view_cache_get(srv->views, trace_id, load, srv, &v);
 	if (rc == HX_OK)

@@ -819,12 +819,21 @@ int hx__extract_all_now(hx__server *srv)
 		cursor = NULL;
 		if (res != HX_OK)
 			break;
+		size_t n = 0;
 		for (size_t i = 0; i < r.n; i++) {
-			memcpy(w[i].tid, r.traces[i].trace_id, 16);
-			w[i].flags = F_ROOT_ENDED; /* whatever arrived is all there is */
-			w[i].want_events = 0;
+			/* the summary says how big it is: a trace past the limit is refused here, before
+			 * a fetch of all its events (seconds and gigabytes for a 10 M-event trace) */
+			if (r.traces[i].events > x->conf.max_events) {
+				atomic_fetch_add(&x->srv->m.extraction_errors, 1);
+				log_error(x, r.traces[i].trace_id, "more events than the extraction limit", 0);
+				continue;
+			}
+			memcpy(w[n].tid, r.traces[i].trace_id, 16);
+			w[n].flags = F_ROOT_ENDED; /* whatever arrived is all there is */
+			w[n].want_events = 0;
+			n++;
 		}
-		if (r.n && (res = run(x, w, r.n)) != HX_OK) {
+		if (n && (res = run(x, w, n)) != HX_OK) {
 			hx_store_result_free(&r);
 			break;
 		}

@@ -71,6 +71,8 @@ typedef struct hx__serve_config {
 	const struct hx__clock_entry *clock_offsets; /* what clock alignment added, per process */
 	size_t nclock_offsets;
 	const uint8_t *warm_trace;   /* a trace whose model is built before ready() (NULL: none) */
+	struct hx__view **warm_model; /* or its model, built while loading: the service takes it
+	                                 into its cache (*warm_model = NULL); left: the caller's */
 	/* Events outside any trace that name entities (ENTITY_BEGIN, "name" annotations): the store
 	 * keeps traced events only, and a thread's ENTITY_BEGIN usually comes before its first
 	 * trace. The viewer's loader gives them to the model of every trace the entity is in. */
@@ -307,7 +309,8 @@ void hx__static_index(struct hx__server *srv, struct evhttp_request *req, const 
 void hx__static_asset(struct hx__server *srv, struct evhttp_request *req, const char *tail,
                       const char *query);
 int hx__viewer_start(struct hx__server *srv);   /* srv->views and the build threads; 0 or -1 */
-/* The model of a trace, built now on the calling thread (if not cached): HX_OK or why not. */
+/* The model of a trace, built now on the calling thread (if not cached), or cfg.warm_model's
+ * taken into the cache: HX_OK or why not. */
 int hx__viewer_warm(struct hx__server *srv, const uint8_t trace_id[16]);
 void hx__viewer_stop(struct hx__server *srv);   /* join the build threads (http loop stopped) */
 void hx__viewer_free(struct hx__server *srv);   /* after hx__http_free, before the loops go */

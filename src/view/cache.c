@@ -206,6 +206,36 @@ int hx__view_cache_get(hx__view_cache *c, const uint8_t trace_id[16], hx__view_l
 	return HX_OK;
 }
 
+int hx__view_cache_insert(hx__view_cache *c, hx__view *v)
+{
+	if (!c || !v || !v->has_trace_id) {
+		hx__view_free(v);
+		return HX_EINVAL;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (lookup(c, v->trace_id)) { /* built, or being built: that one stays, gets may hold it */
+		pthread_mutex_unlock(&c->mu);
+		hx__view_free(v);
+		return HX_OK;
+	}
+	entry *e = calloc(1, sizeof(*e));
+	if (!e) {
+		pthread_mutex_unlock(&c->mu);
+		hx__view_free(v);
+		return HX_ENOMEM;
+	}
+	memcpy(e->id, v->trace_id, 16);
+	e->state = READY;
+	e->v = v;
+	v->cache_entry = e;
+	e->bytes = hx__view_bytes(v);
+	push_front(c, e);
+	c->bytes += e->bytes;
+	evict(c); /* nobody holds it: over the budget, it goes as a put would let it go */
+	pthread_mutex_unlock(&c->mu);
+	return HX_OK;
+}
+
 void hx__view_cache_put(hx__view_cache *c, hx__view *v)
 {
 	if (!c || !v)

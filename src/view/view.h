@@ -129,6 +129,11 @@ typedef int (*hx__view_load_fn)(hx__view_builder *b, const uint8_t trace_id[16],
 int hx__view_cache_get(hx__view_cache *c, const uint8_t trace_id[16], hx__view_load_fn load,
                        void *user, hx__view **out);
 void hx__view_cache_put(hx__view_cache *c, hx__view *v);
+/* Add a model built elsewhere (`hx view` builds one while it loads its files), unheld, as if a
+ * get had built it and put it back: evicted at once if it alone passes the budget. The cache
+ * takes v whatever the result (freed when the trace has a model already, or on error). HX_OK,
+ * HX_ENOMEM, HX_EINVAL for a model that is not of one trace. */
+int hx__view_cache_insert(hx__view_cache *c, hx__view *v);
 /* Bytes of the ready models it holds, and how many (for metrics and tests). */
 size_t hx__view_cache_bytes(hx__view_cache *c);
 size_t hx__view_cache_count(hx__view_cache *c);

@@ -11,6 +11,10 @@
 #     doubled slashes, very long paths) answer 404 or 400 and never a file's content;
 #   - no Access-Control-Allow-Origin, even when an Origin is sent;
 #   - SIGTERM: exit 0 and the temporary store removed; --data DIR kept;
+#   - the model hx view builds while loading (src/cli/view_warm.c) answers byte for byte as the
+#     one built from the store (--view-cache 1 evicts it at once, so each request builds anew):
+#     an imported trace of three processes whose events share timestamps, a recorded one whose
+#     thread is named outside the trace, and both together;
 #   - `hx serve`: the same viewer over what `hx ship --once` sent, with a token.
 # Run by tests/run.sh with $1 = the build directory, HX, HX_BUILD_DIR, HX_SOURCE_DIR set, in a
 # fresh working directory. Needs bash, curl, python3 (stdlib).
@@ -20,7 +24,8 @@ build=${1:-${HX_BUILD_DIR:-build}}
 hx=${HX:-$build/src/cli/hx}
 src=${HX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 pipeline=$build/examples/pipeline
-for b in "$hx" "$pipeline"; do
+hello=$build/examples/hello
+for b in "$hx" "$pipeline" "$hello"; do
   [[ -x $b ]] || { echo "FAIL: $b is not built" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "FAIL: curl is not installed (scripts/deps.sh)" >&2; exit 1; }
@@ -615,6 +620,75 @@ PY
 else
   fail "hx view of two hosts did not start: $(cat "$work/sk.err")"
 fi
+pids=()
+
+# ---- the model built while loading = the model built from the store ----
+step "the model built while loading"
+# One Zipkin trace over three services, six spans starting in each microsecond: the reader and
+# the store order the events of one time differently, and the model must not show it.
+python3 - "$work/ties.json" <<'PY'
+import json, sys
+tid, t0, spans = "0af7651916cd43dd8448eb211c80319c", 1700000000000000, []
+spans.append({"traceId": tid, "id": "%016x" % 1, "name": "GET /checkout", "timestamp": t0,
+              "duration": 5000, "kind": "SERVER", "localEndpoint": {"serviceName": "gateway"}})
+for i in range(60):
+    spans.append({"traceId": tid, "id": "%016x" % (2 + i), "parentId": "%016x" % 1,
+                  "name": f"op{i % 7}", "timestamp": t0 + 10 * (i // 6), "duration": 3 + i % 5,
+                  "kind": "CLIENT" if i % 2 else "SERVER",
+                  "localEndpoint": {"serviceName": ["gateway", "cart", "payment"][i % 3]},
+                  "tags": {"i": str(i)}})
+json.dump(spans, open(sys.argv[1], "w"))
+PY
+"$hx" import "$work/ties.json" -o "$work/ties" >/dev/null 2>"$work/ties.err" || fail "hx import: $(cat "$work/ties.err")"
+"$hello" "$work/hello" >/dev/null 2>&1 || fail "examples/hello did not record"
+# view_answers NAME PATH...: start hx view on PATH... twice (its own model; --view-cache 1) and
+# compare what both answer for every trace: every endpoint, every event.
+view_answers() {
+  local name=$1 c
+  shift
+  for c in warm store; do
+    local opt=()
+    [[ $c == store ]] && opt=(--view-cache 1)
+    "$hx" view --no-open "${opt[@]}" "$@" >"$work/$name-$c.out" 2>"$work/$name-$c.err" &
+    pids+=($!)
+    if ! wait_line "$work/$name-$c.out" '^hx view: http://' "$!"; then
+      fail "hx view $name ($c) did not start: $(cat "$work/$name-$c.err")"
+      return
+    fi
+  done
+  # the trace read first is the largest here: its model was built while loading
+  ! grep -q 'model from the store' "$work/$name-warm.err" || fail "$name: the model was not built while loading"
+  python3 - "$(sed -n 's/^hx view: //p' "$work/$name-warm.out")" \
+    "$(sed -n 's/^hx view: //p' "$work/$name-store.out")" <<'PY' || fail "$name: the two models answer differently (above)"
+import json, sys, urllib.request
+warm, store = sys.argv[1:3]
+def get(base, p):
+    with urllib.request.urlopen(base + p, timeout=60) as r:
+        return r.read()
+diffs = asked = 0
+for t in json.loads(get(warm, "api/traces?limit=1000"))["traces"]:
+    tid = f"api/traces/{t['trace_id']}/"
+    ov = json.loads(get(warm, tid + "view"))
+    s, e = ov["start_ns"], ov["end_ns"] + 1
+    paths = ["view", "critical-path", f"range?from={s}&to={e}", "find?q=op", "find?q=op&dir=prev"]
+    paths += [f"lod?from={s}&to={e}&px={px}&arrows=true" for px in (7, 100, 1000, 16384)]
+    paths += [f"lod?from={s + (e - s) // 3}&to={s + (e - s) // 2}&px=50&min_px=4"]
+    paths += [f"event?e={i}" for i in range(ov["events"])]
+    for p in paths:
+        a, b = get(warm, tid + p), get(store, tid + p)
+        asked += 1
+        if a != b:
+            diffs += 1
+            if diffs <= 5:
+                print(f"{tid}{p}: {a[:300]!r}\n  from the store: {b[:300]!r}")
+print(f"{asked} answers compared, {diffs} differ")
+sys.exit(1 if diffs or not asked else 0)
+PY
+  for c in store warm; do stop_ok "${pids[-1]}" "$name-$c"; unset 'pids[-1]'; done
+}
+view_answers ties "$work/ties"
+view_answers hello "$work/hello"
+view_answers both "$work/ties" "$work/hello"
 pids=()
 
 # --data DIR: kept; the browser ($BROWSER) gets the URL and its output stays out of ours

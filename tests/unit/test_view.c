@@ -5,8 +5,8 @@
  * add up to what the window holds (checked against a brute-force count over many windows and
  * caps), event details with causes, effects, block and wait, find next/prev/total, range self
  * time, clock offsets and original times, the critical path with lanes and its events, the
- * cache (eviction, reference counts, one build for concurrent gets, errors not cached), and bad
- * parameters. Answers are parsed with jansson.
+ * cache (eviction, reference counts, one build for concurrent gets, errors not cached, models
+ * built outside it inserted), and bad parameters. Answers are parsed with jansson.
  */
 #include "../hxtest.h"
 
@@ -1336,6 +1336,92 @@ static void test_cache(void **state)
 	pthread_mutex_destroy(&ld.mu);
 }
 
+/* A model of trace `last`, built outside the cache (as `hx view` builds one while loading). */
+static hx__view *built(uint8_t last)
+{
+	loader ld;
+	memset(&ld, 0, sizeof(ld));
+	pthread_mutex_init(&ld.mu, NULL);
+	ld.fail_id = 0xee;
+	uint8_t id[16];
+	trace_id(id, last);
+	hx__view_builder *b;
+	hx__view *v;
+	assert_int_equal(hx__view_builder_new(&b, id, 0), HX_OK);
+	assert_int_equal(load(b, id, &ld), HX_OK);
+	assert_int_equal(hx__view_builder_finish(b, &v), HX_OK);
+	pthread_mutex_destroy(&ld.mu);
+	return v;
+}
+
+static void test_cache_insert(void **state)
+{
+	(void)state;
+	loader ld;
+	memset(&ld, 0, sizeof(ld));
+	pthread_mutex_init(&ld.mu, NULL);
+	ld.fail_id = 0xee;
+	uint8_t t1[16];
+	trace_id(t1, 1);
+	hx__view *v1 = built(1), *got;
+	size_t one = hx__view_bytes(v1);
+	hx__view_cache *c;
+	assert_int_equal(hx__view_cache_new(&c, one + one / 2), HX_OK);
+	assert_int_equal(hx__view_cache_insert(c, v1), HX_OK);
+	assert_int_equal(hx__view_cache_count(c), 1);
+	assert_int_equal(hx__view_cache_bytes(c), one);
+	/* a get finds it: no load */
+	assert_int_equal(hx__view_cache_get(c, t1, load, &ld, &got), HX_OK);
+	assert_ptr_equal(got, v1);
+	assert_int_equal(ld.loads, 0);
+	/* a second model of the same trace: the cache keeps the one it has (held here) */
+	assert_int_equal(hx__view_cache_insert(c, built(1)), HX_OK);
+	assert_int_equal(hx__view_cache_count(c), 1);
+	assert_int_equal(hx__view_cache_bytes(c), one);
+	/* another trace while t1 is held: over the budget, the only model nobody holds goes */
+	assert_int_equal(hx__view_cache_insert(c, built(2)), HX_OK);
+	assert_int_equal(hx__view_cache_count(c), 1);
+	assert_int_equal(hx__view_cache_get(c, t1, load, &ld, &got), HX_OK);
+	assert_int_equal(ld.loads, 0);
+	hx__view_cache_put(c, got);
+	hx__view_cache_put(c, got);
+	/* t1 put back: the next one in pushes it out, least recently used */
+	assert_int_equal(hx__view_cache_insert(c, built(2)), HX_OK);
+	assert_int_equal(hx__view_cache_count(c), 1);
+	assert_int_equal(hx__view_cache_get(c, t1, load, &ld, &got), HX_OK);
+	assert_int_equal(ld.loads, 1);
+	hx__view_cache_put(c, got);
+	hx__view_cache_free(c);
+
+	/* alone over the budget: in, and out at once, as after a get and a put */
+	assert_int_equal(hx__view_cache_new(&c, one / 2), HX_OK);
+	assert_int_equal(hx__view_cache_insert(c, built(3)), HX_OK);
+	assert_int_equal(hx__view_cache_count(c), 0);
+	assert_int_equal(hx__view_cache_bytes(c), 0);
+
+	/* a model of two traces has no trace to be filed under: refused, and freed */
+	hx__view_builder *b;
+	hx__view *two;
+	assert_int_equal(hx__view_builder_new(&b, NULL, 0), HX_OK);
+	for (uint8_t k = 0; k < 2; k++) {
+		hx_event e;
+		memset(&e, 0, sizeof(e));
+		e.kind = HX_EV_POINT;
+		e.time_ns = e.time_orig_ns = 1000 + k;
+		e.entity_id = A + k;
+		trace_id(e.trace_id, (uint8_t)(10 + k));
+		e.name = "p";
+		e.name_len = 1;
+		assert_int_equal(hx__view_builder_add(b, &e, 0), HX_OK);
+	}
+	assert_int_equal(hx__view_builder_finish(b, &two), HX_OK);
+	assert_int_equal(hx__view_cache_insert(c, two), HX_EINVAL);
+	assert_int_equal(hx__view_cache_insert(c, NULL), HX_EINVAL);
+	assert_int_equal(hx__view_cache_count(c), 0);
+	hx__view_cache_free(c);
+	pthread_mutex_destroy(&ld.mu);
+}
+
 /* ---- bad parameters ---- */
 
 static void lod_bad(const hx__view *v, hx__lod_req r)
@@ -1499,6 +1585,7 @@ int main(void)
 	    cmocka_unit_test(test_range),
 	    cmocka_unit_test(test_critpath),
 	    cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_cache_insert),
 	    cmocka_unit_test(test_bad_params),
 	    cmocka_unit_test(test_order_and_filter),
 	};
